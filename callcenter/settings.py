@@ -102,7 +102,9 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     except OSError as exc:
         raise ConfigError(filename, [ConfigProblem("(file)", exc.strerror or str(exc))]) from None
     except YamlSourceError as exc:
-        raise ConfigError(filename, [ConfigProblem("(yaml)", str(exc), exc.line, exc.column)]) from None
+        raise ConfigError(
+            filename, [ConfigProblem("(yaml)", str(exc), exc.line, exc.column)]
+        ) from None
     return settings_from_document(document, filename, os.environ if environ is None else environ)
 
 

@@ -101,6 +101,7 @@ class CallRecord:
     outcome: str | None
     hangup_cause: int | None
     path: tuple[str, ...]
+    id: int = 0
 
 
 @dataclass
@@ -134,7 +135,11 @@ class Ledger:
             case ChannelsSnapshot():
                 return self._resync(event)
             case PathReported():
-                return [RecordPath(event.linkedid, event.path)] if event.linkedid in self._calls else []
+                return (
+                    [RecordPath(event.linkedid, event.path)]
+                    if event.linkedid in self._calls
+                    else []
+                )
             case AmiLinkChanged():
                 return []
 

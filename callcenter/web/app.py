@@ -1,0 +1,46 @@
+"""The aiohttp application: middlewares, routes of every feature package, health, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from callcenter.calls import http as calls_http
+from callcenter.calls.service import CallLedgerService
+from callcenter.errors import CallcenterError
+from callcenter.web.auth import Handler, make_auth_middleware
+from callcenter.web.errors import error_response
+from callcenter.web.health import CHECKS_KEY, Check, health
+from callcenter.web.openapi import openapi
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CallcenterError as exc:
+        return error_response(exc)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(CallcenterError("internal error"))
+
+
+def build_web_app(
+    tokens: Sequence[str], ledger: CallLedgerService, checks: list[Check]
+) -> web.Application:
+    app = web.Application(
+        middlewares=[errors_middleware, make_auth_middleware(tokens)],
+        client_max_size=1024 * 1024,
+    )
+    app[CHECKS_KEY] = checks
+    app[calls_http.LEDGER_KEY] = ledger
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
+    calls_http.add_routes(app)
+    return app
