@@ -22,6 +22,7 @@ from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
 ENV_PREFIX = "CALLCENTER__"
 Port = Annotated[int, Field(ge=1, le=65535)]
+ListenPort = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port
 Seconds = Annotated[float, Field(gt=0, le=86400)]
 
 
@@ -43,7 +44,7 @@ class AmiSettings(_Section):
 
 class FastAgiSettings(_Section):
     host: str = "127.0.0.1"
-    port: Port = 4573
+    port: ListenPort = 4573
     allowed_peers: list[IPv4Network | IPv6Network] = Field(
         default_factory=lambda: [ip_network("127.0.0.0/8"), ip_network("::1/128")]
     )
@@ -66,7 +67,7 @@ class DatabaseSettings(_Section):
 
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
-    port: Port = 8080
+    port: ListenPort = 8080
     api_tokens: Annotated[list[SecretStr], Field(min_length=1)]
 
     @field_validator("api_tokens")

@@ -2,7 +2,7 @@
 
 The driver owns the only side effects of a flow: AGI commands to Asterisk and reports to the
 call ledger. When the caller hangs up mid-flow the flow is closed and the ledger is left to
-close the call from Asterisk's Hangup event (the outcome then follows from what was reported).
+close the call from Asterisk's Hangup event, with the outcome ``abandoned`` reported here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from callcenter.asterisk.fastagi import AgiSession
+from callcenter.asterisk.fastagi import AgiSession, Handler
 from callcenter.calls.model import Outcome
 from callcenter.errors import AgiHangup
 from callcenter.ivr.commands import Finish, Play, RecordStep, Result, WaitDigit
@@ -52,13 +52,12 @@ async def run_flow(session: AgiSession, flow: Flow, reports: CallReports) -> Non
         return
     except AgiHangup:
         log.debug("caller hung up during the flow (linkedid %s)", linkedid)
+        reports.report_outcome(linkedid, Outcome.ABANDONED)
     finally:
         flow.close()
 
 
-def flow_handler(
-    make_flow: Callable[[], Flow], reports: CallReports
-) -> Callable[[AgiSession], object]:
+def flow_handler(make_flow: Callable[[], Flow], reports: CallReports) -> Handler:
     async def handle(session: AgiSession) -> None:
         await run_flow(session, make_flow(), reports)
 
