@@ -19,6 +19,10 @@ from callcenter.ivr.greeting import Flow
 
 log = logging.getLogger(__name__)
 
+# Set on the channel when the engine has finished with a call: the dialplan falls back when
+# AGI() returns without it (the engine's connection ended early).
+HANDLED_VARIABLE = "CC_HANDLED"
+
 
 class CallReports(Protocol):
     def report_outcome(self, linkedid: str, outcome: Outcome) -> None: ...
@@ -44,6 +48,7 @@ async def run_flow(session: AgiSession, flow: Flow, reports: CallReports) -> Non
                     result = None
                 case Finish():
                     reports.report_outcome(linkedid, command.outcome)
+                    await session.set_variable(HANDLED_VARIABLE, "1")
                     if command.hangup:
                         await session.hangup()
                     return

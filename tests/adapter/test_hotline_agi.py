@@ -52,6 +52,7 @@ async def test_digit_reaches_the_engine_and_the_ledger_gets_path_and_outcome() -
             step("GET VARIABLE", "200 result=1 (1700000000.1)"),
             step('STREAM FILE "callcenter/en/welcome"', "200 result=49 endpos=8000"),
             step('STREAM FILE "callcenter/en/goodbye"', "200 result=0 endpos=8000"),
+            step('SET VARIABLE "CC_HANDLED" "1"', "200 result=1"),
             step("HANGUP", "200 result=1"),
         ]
     )
