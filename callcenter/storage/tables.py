@@ -1,0 +1,101 @@
+"""The database schema as SQLAlchemy Core tables; Alembic migrations create it.
+
+Every timestamp is stored in UTC and comes back timezone-aware on every backend (see
+:class:`UtcDateTime`). Constraint and index names follow one naming convention so migrations
+can refer to them on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC.
+
+    PostgreSQL keeps it in ``timestamp with time zone``; SQLite has no time zones, so the value
+    is stored as naive UTC text and given back its UTC zone when read. Naive datetimes are
+    refused: their zone would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+LINKEDID_LENGTH = 64
+CALLER_LENGTH = 128
+DIALPLAN_LENGTH = 80
+OUTCOME_LENGTH = 32
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("linkedid", String(LINKEDID_LENGTH), nullable=False, unique=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("caller_num", String(CALLER_LENGTH), nullable=False),
+    Column("caller_name", String(CALLER_LENGTH), nullable=False),
+    Column("context", String(DIALPLAN_LENGTH), nullable=False),
+    Column("exten", String(DIALPLAN_LENGTH), nullable=False),
+    Column("outcome", String(OUTCOME_LENGTH), nullable=True),
+    Column("hangup_cause", Integer, nullable=True),
+    Column("path", Text, nullable=False, server_default="[]"),
+    Column(
+        "updated_at",
+        UtcDateTime,
+        nullable=False,
+        server_default=func.now(),
+        onupdate=func.now(),
+    ),
+    sqlite_autoincrement=True,
+)
+
+# The open calls (resync after an absence reads them all). Partial where the backend has
+# partial indexes (PostgreSQL and SQLite do); a plain index elsewhere.
+Index(
+    "ix_calls_open",
+    calls.c.linkedid,
+    postgresql_where=calls.c.ended_at.is_(None),
+    sqlite_where=calls.c.ended_at.is_(None),
+)
