@@ -12,8 +12,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
+        self._gates: list[asyncio.Event] = []
         self.connections = 0
 
     @property
@@ -40,25 +39,33 @@ class TcpProxy:
         self._writers.clear()
 
     def freeze(self) -> None:
-        """Stop forwarding in both directions but keep the sockets open: a half-open link."""
-        self._flowing.clear()
+        """Stop forwarding on the current connections, sockets kept open: a half-open link.
 
-    def thaw(self) -> None:
-        self._flowing.set()
+        Connections made afterwards flow normally, so a client that notices and reconnects
+        gets through.
+        """
+        for gate in self._gates:
+            gate.clear()
+        self._gates = []
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         up_reader, up_writer = await asyncio.open_connection(*self._target)
         self._writers += [writer, up_writer]
+        gate = asyncio.Event()
+        gate.set()
+        self._gates.append(gate)
         for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(src, dst))
+            task = asyncio.create_task(self._pump(src, dst, gate))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, gate: asyncio.Event
+    ) -> None:
         try:
             while data := await src.read(65536):
-                await self._flowing.wait()
+                await gate.wait()
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, OSError):

@@ -1,0 +1,91 @@
+"""End-to-end fixtures: the real Asterisk (once per session) and the engine (per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcenter.app import Engine
+from callcenter.settings import Settings
+from tests.e2e.harness import Asterisk
+from tests.e2e.tcp_proxy import TcpProxy
+
+API_TOKEN = secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[Asterisk]:
+    try:
+        instance = Asterisk.start()
+    except Exception as exc:
+        pytest.fail(f"cannot start the real Asterisk: {exc}", pytrace=False)
+    print(f"\nAsterisk under test: {instance.version}")
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+async def ami_proxy() -> AsyncIterator[TcpProxy]:
+    """Sits between the engine and Asterisk's AMI so a test can cut or freeze the link."""
+    proxy = TcpProxy("127.0.0.1", 5038)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
+def engine_settings(asterisk: Asterisk, database_url: str, ami_port: int, **extra: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "ami": {
+                "port": ami_port,
+                "secret": asterisk.ami_secret,
+                "ping_interval": 2,
+                "ping_timeout": 3,
+                "reconnect_min": 0.2,
+                "reconnect_max": 2,
+            },
+            "fastagi": {"port": 4573},
+            "http": {"port": 0, "api_tokens": [API_TOKEN]},
+            "database": {"url": database_url},
+            **extra,
+        }
+    )
+
+
+class RunningEngine:
+    def __init__(self, engine: Engine, task: asyncio.Task[None]) -> None:
+        self.engine = engine
+        self.task = task
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.engine.http_port}"
+
+
+@contextlib.asynccontextmanager
+async def running_engine(settings: Settings) -> AsyncIterator[RunningEngine]:
+    engine = Engine(settings)
+    task = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait_for(engine.started.wait(), 30)
+        await engine.ami.wait_connected(15)
+        yield RunningEngine(engine, task)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}"
