@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
     if args.command == "db":
         return asyncio.run(_upgrade(settings))
     return asyncio.run(_serve(settings))
