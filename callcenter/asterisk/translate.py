@@ -80,17 +80,21 @@ def translate(message: Mapping[str, object], clock: Clock) -> TelephonyEvent | N
         return None
 
 
+def _channel_identity(fields: Fields) -> dict[str, str]:
+    """What Newchannel and CoreShowChannel say alike of a channel, cleaned."""
+    return {
+        "uniqueid": _identifier(fields, "uniqueid"),
+        "linkedid": _identifier(fields, "linkedid"),
+        "channel": _name(fields, "channel"),
+        "caller_num": caller_text(_text(fields, "calleridnum")),
+        "caller_name": caller_text(_text(fields, "calleridname")),
+        "context": _name(fields, "context"),
+        "exten": _name(fields, "exten"),
+    }
+
+
 def _created(fields: Fields, clock: Clock) -> ChannelCreated:
-    return ChannelCreated(
-        uniqueid=_identifier(fields, "uniqueid"),
-        linkedid=_identifier(fields, "linkedid"),
-        channel=_name(fields, "channel"),
-        caller_num=caller_text(_text(fields, "calleridnum")),
-        caller_name=caller_text(_text(fields, "calleridname")),
-        context=_name(fields, "context"),
-        exten=_name(fields, "exten"),
-        at=clock.now(),
-    )
+    return ChannelCreated(**_channel_identity(fields), at=clock.now())
 
 
 def _state(fields: Fields, clock: Clock) -> ChannelAnswered | None:
@@ -144,13 +148,7 @@ def channels_snapshot(listing: Iterable[Mapping[str, object]], now: datetime) ->
 
 def _live_channel(fields: Fields, now: datetime) -> LiveChannel:
     return LiveChannel(
-        uniqueid=_identifier(fields, "uniqueid"),
-        linkedid=_identifier(fields, "linkedid"),
-        channel=_name(fields, "channel"),
-        caller_num=caller_text(_text(fields, "calleridnum")),
-        caller_name=caller_text(_text(fields, "calleridname")),
-        context=_name(fields, "context"),
-        exten=_name(fields, "exten"),
+        **_channel_identity(fields),
         up=_text(fields, "channelstatedesc") == "Up",
         started_at=now - parse_duration(_text(fields, "duration")),
     )
