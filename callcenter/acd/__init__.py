@@ -1,0 +1,1 @@
+"""Automatic call distribution: agents, queues, strategies; a pure core and its adapters."""
