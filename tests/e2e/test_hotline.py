@@ -134,6 +134,9 @@ async def test_ami_cut_and_half_open_link_are_survived(
         assert code == 0, output
         (row,) = await closed_calls(running, 1)
         status, health = await api(running, "/health", token=None)
+    print(
+        f"ami_reconnect_after_cut_s={reconnect_after_cut:.2f} half_open_detected_s={detected_after:.2f}"
+    )
     assert reconnect_after_cut < 10 and detected_after < 10
     assert ami.stats.reconnects >= 2
     assert status == 200, health
