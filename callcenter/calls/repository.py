@@ -28,6 +28,7 @@ from callcenter.storage.tables import (
     LINKEDID_LENGTH,
     calls,
 )
+from callcenter.storage.text import clean_text
 
 # Rows closed per statement by close_calls_not_in (well under every backend's parameter limit).
 CLOSE_CHUNK = 500
@@ -127,13 +128,6 @@ class SqlCallRepository:
             .values(values)
             .on_conflict_do_nothing(index_elements=[calls.c.linkedid])
         )
-
-
-def clean_text(value: str, length: int) -> str:
-    """``value`` made safe to store: no NUL, no lone surrogates, at most ``length`` characters."""
-    value = value.replace("\x00", "")
-    value = value.encode("utf-8", "replace").decode("utf-8")
-    return value[:length]
 
 
 def encode_path(path: Iterable[str]) -> str:

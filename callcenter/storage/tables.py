@@ -99,3 +99,18 @@ Index(
     postgresql_where=calls.c.ended_at.is_(None),
     sqlite_where=calls.c.ended_at.is_(None),
 )
+
+AGENT_LENGTH = 64
+REASON_LENGTH = 64
+
+# Agents' log-in and pause state, re-applied when the engine restarts. The live state
+# (ringing, talking, wrap-up) is rebuilt from Asterisk, not stored.
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("agent", String(AGENT_LENGTH), primary_key=True),
+    Column("logged_in", Integer, nullable=False, server_default="0"),
+    Column("paused", Integer, nullable=False, server_default="0"),
+    Column("pause_reason", String(REASON_LENGTH), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

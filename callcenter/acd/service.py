@@ -1,0 +1,167 @@
+"""The ACD service: the single owner of the ACD core, its timers and its PBX requests.
+
+One task drains the inbox (events from the PBX adapter, the API and phone feature codes, and
+its own timers), lets the pure core decide, and carries out the commands. PBX requests run as
+child tasks so one slow AMI round trip never delays the next decision; a request the PBX
+refuses comes back as an event (``OfferFailed(reason="error")``), so the core stays the only
+judge of state. Timers are ``loop.call_at`` handles that post ``TimerFired`` to the inbox:
+nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from callcenter.acd.model import (
+    AcdCommand,
+    AcdEvent,
+    AgentStateChanged,
+    Announce,
+    CallControl,
+    CallerOutcome,
+    CancelTimer,
+    Connect,
+    OfferFailed,
+    RingAgent,
+    SendElsewhere,
+    StartTimer,
+    StopRinging,
+    TimerFired,
+)
+from callcenter.clock import Clock
+from callcenter.errors import CallcenterError
+
+log = logging.getLogger(__name__)
+
+
+class AcdCore(Protocol):
+    """What the service needs of the core (``callcenter.acd.core.Acd``)."""
+
+    def handle(self, event: AcdEvent) -> list[AcdCommand]: ...
+
+
+class AcdService:
+    def __init__(
+        self,
+        core: AcdCore,
+        control: CallControl,
+        clock: Clock,
+        publish: Callable[[AgentStateChanged | CallerOutcome], None],
+        channel_of: Callable[[str], str | None],
+    ) -> None:
+        self.core = core
+        self._control = control
+        self._clock = clock
+        self._publish = publish
+        self._channel_of = channel_of
+        self._inbox: asyncio.Queue[AcdEvent] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._requests: set[asyncio.Task[None]] = set()
+        self.decisions = 0
+
+    def submit(self, event: AcdEvent) -> None:
+        """Non-blocking; safe to call from AMI callbacks."""
+        self._inbox.put_nowait(event)
+
+    async def drained(self) -> None:
+        await self._inbox.join()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                event = await self._inbox.get()
+                try:
+                    self._decide(event)
+                finally:
+                    self._inbox.task_done()
+        finally:
+            for handle in self._timers.values():
+                handle.cancel()
+            for task in self._requests:
+                task.cancel()
+
+    def _decide(self, event: AcdEvent) -> None:
+        try:
+            commands = self.core.handle(event)
+        except CallcenterError as exc:
+            log.warning("acd: %s refused: %s", type(event).__name__, exc)
+            return
+        self.decisions += 1
+        for command in commands:
+            self._carry_out(command)
+
+    def _carry_out(self, command: AcdCommand) -> None:
+        match command:
+            case StartTimer():
+                self._start_timer(command)
+            case CancelTimer():
+                handle = self._timers.pop(command.timer, None)
+                if handle is not None:
+                    handle.cancel()
+            case AgentStateChanged() | CallerOutcome():
+                self._publish(command)
+            case RingAgent():
+                self._request(self._ring(command))
+            case StopRinging():
+                self._request(self._control.stop_ringing(command.offer))
+            case Connect():
+                self._request(self._connect(command))
+            case Announce():
+                self._request(self._announce(command))
+            case SendElsewhere():
+                self._request(self._send_elsewhere(command))
+
+    def _start_timer(self, command: StartTimer) -> None:
+        old = self._timers.pop(command.timer, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (command.at - self._clock.now()).total_seconds())
+        self._timers[command.timer] = loop.call_at(loop.time() + delay, self._fire, command.timer)
+
+    def _fire(self, timer: str) -> None:
+        self._timers.pop(timer, None)
+        self.submit(TimerFired(timer, self._clock.now()))
+
+    def _request(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._requests.add(task)
+        task.add_done_callback(self._request_done)
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        self._requests.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("acd: PBX request failed: %s", task.exception())
+
+    def _channel(self, call: str) -> str | None:
+        channel = self._channel_of(call)
+        if channel is None:
+            log.warning("acd: no channel known for call %s", call)
+        return channel
+
+    async def _announce(self, command: Announce) -> None:
+        if channel := self._channel(command.call):
+            await self._control.announce(channel, command.position, command.estimated_wait)
+
+    async def _send_elsewhere(self, command: SendElsewhere) -> None:
+        if channel := self._channel(command.call):
+            await self._control.send_elsewhere(channel, command.target)
+
+    async def _ring(self, command: RingAgent) -> None:
+        try:
+            await self._control.ring_agent(
+                command.offer, command.call, command.agent, command.ring_timeout
+            )
+        except CallcenterError as exc:
+            log.warning("acd: ringing %s failed: %s", command.agent, exc)
+            self.submit(OfferFailed(command.offer, "error", self._clock.now()))
+
+    async def _connect(self, command: Connect) -> None:
+        channel = self._channel(command.call)
+        if channel is None:
+            await self._control.stop_ringing(command.offer)
+            return
+        await self._control.connect(channel, command.offer)
