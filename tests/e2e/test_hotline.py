@@ -135,7 +135,8 @@ async def test_ami_cut_and_half_open_link_are_survived(
         (row,) = await closed_calls(running, 1)
         status, health = await api(running, "/health", token=None)
     print(
-        f"ami_reconnect_after_cut_s={reconnect_after_cut:.2f} half_open_detected_s={detected_after:.2f}"
+        f"ami_reconnect_after_cut_s={reconnect_after_cut:.2f}",
+        f"half_open_detected_s={detected_after:.2f}",
     )
     assert reconnect_after_cut < 10 and detected_after < 10
     assert ami.stats.reconnects >= 2
