@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from callcenter.acd.settings import AcdSettings
 from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
@@ -92,6 +93,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings
     hotline: HotlineSettings = HotlineSettings()
+    acd: AcdSettings = AcdSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -96,3 +96,28 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
     assert "ami.port" in result.stderr and ":3:3:" in result.stderr
     good = subprocess.run([*run, str(SAMPLE)], capture_output=True, text=True, env=ENV, check=False)
     assert good.returncode == 0, good.stderr
+
+
+def test_acd_section_of_the_sample_converts_to_core_configs() -> None:
+    acd = load_settings(SAMPLE, ENV).acd
+    queues = {q.id: q for q in acd.queue_configs()}
+    assert queues["repair"].strategy == "longest_idle" and queues["repair"].wrap_up == 10
+    assert queues["complaints"].required_skills == {"complaints": 3}
+    agents = {a.id: a for a in acd.agent_configs()}
+    assert agents["agent1001"].queues == {"repair": 1, "complaints": 2}
+
+
+def test_unknown_strategy_is_named_with_its_position(tmp_path: Path) -> None:
+    path = write(tmp_path, "ami: {secret: x}\nacd:\n  queues:\n    q1:\n      strategy: random\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, {"CALLCENTER__HTTP__API_TOKENS": '["0123456789abcdef"]'})
+    (problem,) = info.value.problems
+    assert problem.key == "acd.queues.q1.strategy" and problem.line == 5
+    assert "unknown strategy" in problem.message
+
+
+def test_agent_serving_an_unknown_queue_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "ami: {secret: x}\nacd:\n  agents:\n    a1: {queues: {nope: 1}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, {"CALLCENTER__HTTP__API_TOKENS": '["0123456789abcdef"]'})
+    assert "unknown queue 'nope'" in str(info.value)
