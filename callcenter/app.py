@@ -20,17 +20,25 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.acd.call_control import AcdEventSource, AmiCallControl
+from callcenter.acd.core import Acd
+from callcenter.acd.model import AgentLogin, AgentPause, AgentStateChanged, CallerOutcome
+from callcenter.acd.repository import SqlAgentSessionRepository
+from callcenter.acd.service import AcdService
+from callcenter.acd.sessions import AgentSessionRecorder
 from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.fastagi import FastAgiServer
 from callcenter.bus import EventBus
+from callcenter.calls.model import Outcome
 from callcenter.calls.repository import SqlCallRepository
 from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
+from callcenter.errors import CallcenterError
 from callcenter.ivr.agi_driver import flow_handler
 from callcenter.ivr.greeting import greeting_flow
 from callcenter.settings import Settings
 from callcenter.storage.db import Database
-from callcenter.telephony import TelephonyEvent
+from callcenter.telephony import AmiLinkChanged, TelephonyEvent
 from callcenter.web.app import build_web_app
 from callcenter.web.health import Check
 
@@ -46,11 +54,24 @@ class Engine:
         self.bus: EventBus[TelephonyEvent] = EventBus()
         self.bus.subscribe(self.ledger.submit)
         self.ami = AmiClient(settings.ami, self.clock, self.bus.publish)
+        self.bus.subscribe(self._on_telephony)
+        self.agent_sessions = SqlAgentSessionRepository(self.database)
+        self.session_recorder = AgentSessionRecorder(self.agent_sessions)
+        self.acd_events = AcdEventSource(self.ami, self.clock, lambda e: self.acd.submit(e))
+        self.acd = AcdService(
+            Acd(settings.acd.queue_configs(), settings.acd.agent_configs()),
+            AmiCallControl(self.ami, self.acd_events),
+            self.clock,
+            self._on_acd_outcome,
+            self.acd_events.channel_of,
+        )
+        self._background: set[asyncio.Task[None]] = set()
         hotline = flow_handler(lambda: greeting_flow(settings.hotline), self.ledger)
         self.fastagi = FastAgiServer(settings.fastagi, {"hotline": hotline})
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
+            self.acd,
             [
                 Check("ami", self._ami_health),
                 Check("fastagi", self._fastagi_health),
@@ -75,9 +96,41 @@ class Engine:
         ok = await self.database.ping()
         return ok, {"ledger_backlog": self.ledger.backlog}
 
+    def _on_acd_outcome(self, event: AgentStateChanged | CallerOutcome) -> None:
+        if isinstance(event, AgentStateChanged):
+            self.session_recorder.record(event)
+        else:
+            self.ledger.report_outcome(event.call, Outcome(event.outcome))
+
+    def _on_telephony(self, event: TelephonyEvent) -> None:
+        if isinstance(event, AmiLinkChanged) and event.up:
+            task = asyncio.create_task(self._readopt())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _readopt(self) -> None:
+        """After every AMI (re)connect: what the lost events would have said, then the
+        callers still waiting in Asterisk, with their original enqueue time."""
+        try:
+            await self.acd_events.reconcile()
+            for caller in await self.acd.control_waiting_callers():
+                self.acd_events.track_caller(caller.call, caller.channel)
+                self.acd.submit(caller)
+        except CallcenterError as exc:
+            log.warning("acd: re-adoption after reconnect failed: %s", exc)
+
+    async def _restore_agents(self) -> None:
+        now = self.clock.now()
+        for session in await self.agent_sessions.load_all():
+            if session.logged_in:
+                self.acd.submit(AgentLogin(session.agent, now))
+                if session.paused:
+                    self.acd.submit(AgentPause(session.agent, session.pause_reason, now))
+
     async def run(self) -> None:
         """Run until cancelled; every child task runs under one TaskGroup."""
         await self.database.migrate()
+        await self._restore_agents()
         runner = web.AppRunner(self.web, access_log=None)
         await runner.setup()
         try:
@@ -85,11 +138,17 @@ class Engine:
             await site.start()
             self.http_port = _bound_port(site)
             await self.fastagi.start()
+            self.acd_events.start()
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.ledger.run(), name="ledger")
+                group.create_task(self.session_recorder.run(), name="agent-sessions")
+                group.create_task(self.acd.run(), name="acd")
                 group.create_task(self.ami.run(), name="ami")
                 self.started.set()
         finally:
+            self.acd_events.close()
+            for task in self._background:
+                task.cancel()
             await self.fastagi.stop()
             await runner.cleanup()
             await self.database.close()

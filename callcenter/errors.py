@@ -89,6 +89,12 @@ class NotFound(CallcenterError):
     code = "not_found"
 
 
+class Conflict(CallcenterError):
+    """The request does not fit the current state (e.g. an illegal agent transition)."""
+
+    code = "conflict"
+
+
 class Unauthorized(CallcenterError):
     code = "unauthorized"
 

@@ -87,3 +87,14 @@ TelephonyEvent = (
     | ChannelsSnapshot
     | AmiLinkChanged
 )
+
+
+AGENT_LEG_MARK = "-o"
+"""The ACD originates each agent leg with the Asterisk Uniqueid ``CALL-oN`` (its offer id), so
+the leg, which Asterisk gives a Linkedid of its own, is known to belong to the caller's call."""
+
+
+def owning_call(linkedid: str) -> str:
+    """The call a channel belongs to: ``CALL`` for an agent leg ``CALL-oN``, else itself."""
+    head, mark, tail = linkedid.rpartition(AGENT_LEG_MARK)
+    return head if mark and head and tail.isdigit() else linkedid

@@ -27,7 +27,7 @@ from types import MappingProxyType
 
 from callcenter.acd.model import AgentConfig, AgentId, AgentState, CallId, OfferId, QueueId
 from callcenter.acd.strategies import SortKey, natural_key
-from callcenter.errors import CallcenterError
+from callcenter.errors import Conflict
 
 
 class AgentEvent(StrEnum):
@@ -69,7 +69,7 @@ _TABLE: dict[tuple[AgentState, AgentEvent], AgentState] = {
 TRANSITIONS: Mapping[tuple[AgentState, AgentEvent], AgentState] = MappingProxyType(_TABLE)
 
 
-class IllegalTransition(CallcenterError):
+class IllegalTransition(Conflict):
     """The event is not allowed in the agent's current state; nothing was changed."""
 
     code = "acd_illegal_transition"

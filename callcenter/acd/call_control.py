@@ -97,6 +97,8 @@ ANNOUNCE_CONTEXT = "cc-announce"
 AGENT_CONTEXT = "cc-agent-leg"
 ELSEWHERE_CONTEXT = "cc-elsewhere"
 QUEUE_VARIABLES = ("CC_QUEUE", "CC_ENQUEUED", "CC_PRIORITY", "CC_SKILLS")
+QUEUED_EVENT = "callerqueued"
+"""The UserEvent cc-queue-wait sends when a caller starts waiting (not after announcements)."""
 
 NO_ANSWER = "no_answer"
 BUSY = "busy"
@@ -311,6 +313,27 @@ class AcdLegs:
                 hangups += outcome.hangups
         return Effects(tuple(events), tuple(hangups))
 
+    def _user_event(self, fields: Mapping[str, object], now: datetime) -> Effects:
+        """``UserEvent(CallerQueued)`` from cc-queue-wait: a caller starts waiting."""
+        if _field(fields, "userevent").lower() != QUEUED_EVENT:
+            return NOTHING
+        channel = _field(fields, "channel")
+        call = _field(fields, "linkedid") or _field(fields, "uniqueid")
+        queue = clean_text(_field(fields, "queue"), 64).strip()
+        if not (channel and call and queue):
+            return NOTHING
+        arrived = CallerArrived(
+            call=call,
+            channel=channel,
+            queue=queue,
+            priority=_number(_field(fields, "priority"), signed=True),
+            skills=parse_skills(_field(fields, "skills").replace(";", ",")),
+            enqueued_at=parse_epoch(_field(fields, "enqueued")) or now,
+            at=now,
+        )
+        tracked = self.track_caller(call, channel, now)
+        return Effects((arrived, *tracked.events), tracked.hangups)
+
     def _newchannel(self, fields: Mapping[str, object], now: datetime) -> Effects:
         channel = _field(fields, "channel")
         self.note_caller_id(channel, _field(fields, "calleridnum"), _field(fields, "calleridname"))
@@ -408,6 +431,7 @@ class AcdLegs:
 
 _HANDLERS: dict[str, Callable[[AcdLegs, Mapping[str, object], datetime], Effects]] = {
     "newchannel": AcdLegs._newchannel,
+    "userevent": AcdLegs._user_event,
     "newcallerid": AcdLegs._newcallerid,
     "newstate": AcdLegs._newstate,
     "originateresponse": AcdLegs._originate_response,

@@ -112,7 +112,8 @@ from callcenter.acd.strategies import (
     strategy_for,
 )
 from callcenter.acd.trace import CallTrace, Decision, DecisionRecord, TraceBook, explain
-from callcenter.errors import CallcenterError, NotFound
+from callcenter.errors import CallcenterError, Conflict, NotFound
+from callcenter.telephony import AGENT_LEG_MARK
 
 HANDLE_TIMES_KEPT = 20
 RETIRED_OFFERS_KEPT = 10_000
@@ -131,7 +132,7 @@ class UnknownQueue(NotFound):
     code = "acd_unknown_queue"
 
 
-class DuplicateCall(CallcenterError):
+class DuplicateCall(Conflict):
     """A caller arrived while the core already has that call waiting or connected."""
 
     code = "acd_duplicate_call"
@@ -707,7 +708,7 @@ class Acd:
         if not trace.offer_prefix:
             trace.offer_prefix = offer_prefix(caller.call)
         trace.offers_made += 1
-        offer_id = f"{trace.offer_prefix}-o{trace.offers_made}"
+        offer_id = f"{trace.offer_prefix}{AGENT_LEG_MARK}{trace.offers_made}"
         self._offers[offer_id] = _Offer(offer_id, caller.call, agent.id)
         caller.offers[offer_id] = agent.id
         queue.last_offered = agent.id
@@ -1055,6 +1056,9 @@ class Acd:
             paused,
             self._estimate(queue, len(queue.waiting) + 1),
         )
+
+    def queue_config(self, queue_id: QueueId) -> QueueConfig:
+        return self._queue(queue_id).config
 
     def queues(self, at: datetime) -> list[QueueView]:
         return [self.queue(q, at) for q in sorted(self._queues)]

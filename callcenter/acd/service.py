@@ -13,24 +13,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any, Protocol
 
+from callcenter.acd.core import AgentView, QueueView
 from callcenter.acd.model import (
     AcdCommand,
     AcdEvent,
     AgentStateChanged,
     Announce,
     CallControl,
+    CallerArrived,
     CallerOutcome,
     CancelTimer,
     Connect,
     OfferFailed,
+    QueueConfig,
     RingAgent,
     SendElsewhere,
     StartTimer,
     StopRinging,
     TimerFired,
 )
+from callcenter.acd.trace import Decision
 from callcenter.clock import Clock
 from callcenter.errors import CallcenterError
 
@@ -41,6 +46,18 @@ class AcdCore(Protocol):
     """What the service needs of the core (``callcenter.acd.core.Acd``)."""
 
     def handle(self, event: AcdEvent) -> list[AcdCommand]: ...
+
+    def agents(self) -> list[AgentView]: ...
+
+    def agent(self, agent_id: str) -> AgentView: ...
+
+    def queues(self, at: datetime) -> list[QueueView]: ...
+
+    def queue(self, queue_id: str, at: datetime) -> QueueView: ...
+
+    def queue_config(self, queue_id: str) -> QueueConfig: ...
+
+    def trace(self, call: str, *, everyone: bool = False) -> list[Decision]: ...
 
 
 class AcdService:
@@ -57,14 +74,27 @@ class AcdService:
         self._clock = clock
         self._publish = publish
         self._channel_of = channel_of
-        self._inbox: asyncio.Queue[AcdEvent] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[AcdEvent, asyncio.Future[None] | None]] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._requests: set[asyncio.Task[None]] = set()
         self.decisions = 0
 
+    async def control_waiting_callers(self) -> list[CallerArrived]:
+        """Callers waiting in the PBX (re-adoption after a restart or reconnect)."""
+        return await self._control.waiting_callers()
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
     def submit(self, event: AcdEvent) -> None:
         """Non-blocking; safe to call from AMI callbacks."""
-        self._inbox.put_nowait(event)
+        self._inbox.put_nowait((event, None))
+
+    async def apply(self, event: AcdEvent) -> None:
+        """Submit and wait until the core has decided; its refusal is raised here (API)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((event, done))
+        await done
 
     async def drained(self) -> None:
         await self._inbox.join()
@@ -72,9 +102,9 @@ class AcdService:
     async def run(self) -> None:
         try:
             while True:
-                event = await self._inbox.get()
+                event, done = await self._inbox.get()
                 try:
-                    self._decide(event)
+                    self._decide(event, done)
                 finally:
                     self._inbox.task_done()
         finally:
@@ -83,12 +113,17 @@ class AcdService:
             for task in self._requests:
                 task.cancel()
 
-    def _decide(self, event: AcdEvent) -> None:
+    def _decide(self, event: AcdEvent, done: asyncio.Future[None] | None) -> None:
         try:
             commands = self.core.handle(event)
         except CallcenterError as exc:
-            log.warning("acd: %s refused: %s", type(event).__name__, exc)
+            if done is not None:
+                done.set_exception(exc)
+            else:
+                log.warning("acd: %s refused: %s", type(event).__name__, exc)
             return
+        if done is not None:
+            done.set_result(None)
         self.decisions += 1
         for command in commands:
             self._carry_out(command)

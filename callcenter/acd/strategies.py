@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from callcenter.acd.model import AgentId, QueueConfig
-from callcenter.errors import CallcenterError
+from callcenter.errors import BadRequest
 
 SortKey = tuple[Any, ...]
 
 
-class UnknownStrategy(CallcenterError):
+class UnknownStrategy(BadRequest):
     """A queue names a strategy that is not in the registry."""
 
     code = "acd_unknown_strategy"

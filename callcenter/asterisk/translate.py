@@ -39,6 +39,7 @@ from callcenter.telephony import (
     LiveChannel,
     OutcomeReported,
     TelephonyEvent,
+    owning_call,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def _channel_identity(fields: Fields) -> dict[str, str]:
     """What Newchannel and CoreShowChannel say alike of a channel, cleaned."""
     return {
         "uniqueid": _identifier(fields, "uniqueid"),
-        "linkedid": _identifier(fields, "linkedid"),
+        "linkedid": owning_call(_identifier(fields, "linkedid")),
         "channel": _name(fields, "channel"),
         "caller_num": caller_text(_text(fields, "calleridnum")),
         "caller_name": caller_text(_text(fields, "calleridname")),
@@ -101,14 +102,16 @@ def _state(fields: Fields, clock: Clock) -> ChannelAnswered | None:
     if _text(fields, "channelstatedesc") != "Up":
         return None
     return ChannelAnswered(
-        _identifier(fields, "uniqueid"), _identifier(fields, "linkedid"), clock.now()
+        _identifier(fields, "uniqueid"),
+        owning_call(_identifier(fields, "linkedid")),
+        clock.now(),
     )
 
 
 def _hangup(fields: Fields, clock: Clock) -> ChannelHungUp:
     return ChannelHungUp(
         uniqueid=_identifier(fields, "uniqueid"),
-        linkedid=_identifier(fields, "linkedid"),
+        linkedid=owning_call(_identifier(fields, "linkedid")),
         cause=_cause(_text(fields, "cause")),
         cause_text=clean_text(_text(fields, "cause-txt"), MAX_NAME).strip(),
         at=clock.now(),

@@ -7,6 +7,7 @@ from aiohttp import web
 from callcenter.errors import (
     BadRequest,
     CallcenterError,
+    Conflict,
     NotFound,
     StorageUnavailable,
     Unauthorized,
@@ -16,6 +17,7 @@ _STATUS: list[tuple[type[CallcenterError], int]] = [
     (BadRequest, 400),
     (Unauthorized, 401),
     (NotFound, 404),
+    (Conflict, 409),
     (StorageUnavailable, 503),
 ]
 

@@ -112,3 +112,11 @@ def test_resync_keeps_what_was_known_of_a_call_still_live() -> None:
     ledger.apply(ChannelsSnapshot((live,), at(5)))
     (close,) = ledger.apply(ChannelHungUp("1.1", "1.1", 16, "", at(6)))
     assert isinstance(close, CloseCall) and close.outcome is Outcome.COMPLETED_IN_IVR
+
+
+def test_agent_legs_belong_to_the_callers_call() -> None:
+    from callcenter.telephony import owning_call
+
+    assert owning_call("1795438382.0-o3") == "1795438382.0"
+    assert owning_call("1795438382.0") == "1795438382.0"
+    assert owning_call("-o3") == "-o3" and owning_call("a-ox") == "a-ox"

@@ -1,0 +1,56 @@
+"""Keeps agents' log-in and pause state in storage, from the ACD's state changes.
+
+Only what a restart must re-apply is stored: logged in or not, paused and why. Ringing,
+talking and wrap-up are rebuilt from Asterisk. Writes are queued and retried while storage
+is down, in order, so the latest state always wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from callcenter.acd.model import AgentState, AgentStateChanged
+from callcenter.acd.repository import AgentSession, SqlAgentSessionRepository
+from callcenter.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+STORED = {AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED}
+
+
+class AgentSessionRecorder:
+    def __init__(self, repository: SqlAgentSessionRepository, retry: float = 1.0) -> None:
+        self._repository = repository
+        self._inbox: asyncio.Queue[AgentSession] = asyncio.Queue()
+        self._retry = retry
+
+    def record(self, change: AgentStateChanged) -> None:
+        if change.state not in STORED:
+            return
+        self._inbox.put_nowait(
+            AgentSession(
+                agent=change.agent,
+                logged_in=change.state is not AgentState.LOGGED_OUT,
+                paused=change.state is AgentState.PAUSED,
+                pause_reason=change.reason if change.state is AgentState.PAUSED else "",
+                updated_at=change.at,
+            )
+        )
+
+    async def drained(self) -> None:
+        await self._inbox.join()
+
+    async def run(self) -> None:
+        while True:
+            session = await self._inbox.get()
+            try:
+                while True:
+                    try:
+                        await self._repository.save(session)
+                        break
+                    except StorageUnavailable as exc:
+                        log.warning("agent sessions: storage unavailable (%s); retrying", exc)
+                        await asyncio.sleep(self._retry)
+            finally:
+                self._inbox.task_done()
