@@ -140,3 +140,60 @@ async def test_ring_all_rings_every_free_agent_and_connects_exactly_one(
         assert await bridged_agents(observer, "") == {"agent1002"}
     (call,) = await closed_calls(engine, 1)
     assert call["outcome"] == "answered"
+
+
+RESTART_CONFIG = {
+    "queues": {"q1": {"strategy": "longest_idle", "ring_timeout": 5}},
+    "agents": {"agent1001": {"queues": {"q1": 1}}},
+}
+
+
+async def test_engine_restart_readopts_waiting_callers_in_their_original_order(
+    asterisk: Asterisk, sqlite_url: str
+) -> None:
+    settings = engine_settings(asterisk, sqlite_url, 5038, acd=RESTART_CONFIG)
+    callers = []
+    async with running_engine(settings) as first:
+        await log_in(first, ["agent1001"])
+        await post(first, "/api/v1/agents/agent1001/pause", {"reason": "meeting"})
+        for _ in range(5):
+            callers.append(call_in(asterisk, exten="4110", hold_ms=45_000))
+            await asyncio.sleep(0.4)
+        for _ in range(100):
+            waiting = (await get(first, "/api/v1/queues/q1"))["waiting"]
+            if len(waiting) == 5:
+                break
+            await asyncio.sleep(0.1)
+        before = [(w["call"], w["enqueued_at"]) for w in waiting]
+        assert len(before) == 5
+        await first.engine.session_recorder.drained()
+    # the engine is gone; the callers keep waiting in Asterisk (music on hold)
+    await asyncio.sleep(1)
+    async with (
+        observing(asterisk.ami_secret) as observer,
+        agent_phones(asterisk, talk_ms=800) as phones,
+        running_engine(settings) as second,
+    ):
+        for _ in range(100):
+            waiting = (await get(second, "/api/v1/queues/q1"))["waiting"]
+            if len(waiting) == 5:
+                break
+            await asyncio.sleep(0.1)
+        after = [(w["call"], w["enqueued_at"]) for w in waiting]
+        assert after == before  # same callers, same enqueue times, same order
+        agent = await get(second, "/api/v1/agents/agent1001")
+        assert (agent["state"], agent["reason"]) == ("paused", "meeting")  # re-applied
+        await post(second, "/api/v1/agents/agent1001/unpause")
+        for _ in range(300):
+            if len([e for e in phones.events if e.kind == "bye-sent"]) >= 5:
+                break
+            await asyncio.sleep(0.1)
+        served = [
+            e["Linkedid"]
+            for e in observer.matching(Event="BridgeEnter")
+            if e.get("Channel", "").startswith("PJSIP/callers-")
+        ]
+        for caller in callers:
+            code, output = await caller
+            assert code == 0, output[-2000:]
+    assert served == [call for call, _ in before]  # all five answered, in their original order
