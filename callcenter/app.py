@@ -22,7 +22,14 @@ from aiohttp import web
 
 from callcenter.acd.call_control import AcdEventSource, AmiCallControl
 from callcenter.acd.core import Acd
-from callcenter.acd.model import AgentLogin, AgentPause, AgentStateChanged, CallerOutcome
+from callcenter.acd.model import (
+    AcdEvent,
+    AgentLogin,
+    AgentPause,
+    AgentStateChanged,
+    CallerArrived,
+    CallerOutcome,
+)
 from callcenter.acd.repository import SqlAgentSessionRepository
 from callcenter.acd.service import AcdService
 from callcenter.acd.sessions import AgentSessionRecorder
@@ -57,7 +64,7 @@ class Engine:
         self.bus.subscribe(self._on_telephony)
         self.agent_sessions = SqlAgentSessionRepository(self.database)
         self.session_recorder = AgentSessionRecorder(self.agent_sessions)
-        self.acd_events = AcdEventSource(self.ami, self.clock, lambda e: self.acd.submit(e))
+        self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
         self.acd = AcdService(
             Acd(settings.acd.queue_configs(), settings.acd.agent_configs()),
             AmiCallControl(self.ami, self.acd_events),
@@ -96,6 +103,13 @@ class Engine:
         ok = await self.database.ping()
         return ok, {"ledger_backlog": self.ledger.backlog}
 
+    def _on_acd_event(self, event: AcdEvent) -> None:
+        if isinstance(event, CallerArrived):
+            # Until the ACD decides otherwise, a caller who hangs up while waiting abandoned:
+            # reported now, so the ledger knows it before Asterisk's Hangup arrives.
+            self.ledger.report_outcome(event.call, Outcome.ABANDONED)
+        self.acd.submit(event)
+
     def _on_acd_outcome(self, event: AgentStateChanged | CallerOutcome) -> None:
         if isinstance(event, AgentStateChanged):
             self.session_recorder.record(event)
@@ -115,7 +129,7 @@ class Engine:
             await self.acd_events.reconcile()
             for caller in await self.acd.control_waiting_callers():
                 self.acd_events.track_caller(caller.call, caller.channel)
-                self.acd.submit(caller)
+                self._on_acd_event(caller)
         except CallcenterError as exc:
             log.warning("acd: re-adoption after reconnect failed: %s", exc)
 

@@ -197,3 +197,40 @@ async def test_engine_restart_readopts_waiting_callers_in_their_original_order(
             code, output = await caller
             assert code == 0, output[-2000:]
     assert served == [call for call, _ in before]  # all five answered, in their original order
+
+
+QUEUED_CONFIG = {
+    "queues": {
+        "q1": {
+            "strategy": "longest_idle",
+            "announce_every": 2.5,
+            "exit_keys": {"9": {"kind": "voicemail", "target": "hotline"}},
+        }
+    },
+    "agents": {"agent1001": {"queues": {"q1": 1}}},
+}
+
+
+@pytest.mark.parametrize("engine", [QUEUED_CONFIG], indirect=True)
+async def test_queued_callers_hear_their_position_and_can_leave_with_a_key(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    async with observing(asterisk.ami_secret) as observer:
+        await log_in(engine, ["agent1001"])
+        await post(engine, "/api/v1/agents/agent1001/pause", {"reason": "training"})
+        waiting = call_in(asterisk, exten="4110", hold_ms=7_000)
+        await asyncio.sleep(1)
+        leaving = call_in(asterisk, exten="4110", hold_ms=6_000, keys="9")
+        for caller in (waiting, leaving):
+            code, output = await caller
+            assert code == 0, output[-2000:]
+        announced = [
+            (e["Application"], e.get("AppData", ""))
+            for e in observer.matching(Event="Newexten", Context="cc-announce")
+        ]
+        voicemail = observer.matching(Event="Newexten", Context="cc-elsewhere")
+    # the first caller heard "you are next" at least twice (every 2.5 s of its 7 s)
+    assert announced.count(("Playback", "queue-youarenext")) >= 2, announced
+    assert any(app == "VoiceMail" for app in (e["Application"] for e in voicemail))
+    outcomes = sorted(c["outcome"] for c in await closed_calls(engine, 2))
+    assert outcomes == ["abandoned", "exit_key"]
