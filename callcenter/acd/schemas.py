@@ -47,3 +47,36 @@ def queue_json(view: QueueView) -> dict[str, Any]:
         "paused_by_reason": dict(view.paused_by_reason),
         "estimated_wait": view.estimated_wait,
     }
+
+
+AGENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "state": {
+            "type": "string",
+            "enum": ["logged_out", "ready", "ringing", "talking", "wrap_up", "paused"],
+        },
+        "reason": {"type": "string"},
+        "since": {"type": ["string", "null"], "format": "date-time"},
+        "queues": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "idle_since": {"type": ["string", "null"], "format": "date-time"},
+        "calls_taken": {"type": "integer"},
+        "no_answer": {"type": "integer"},
+        "pause_after_call": {"type": ["string", "null"]},
+        "call": {"type": ["string", "null"]},
+    },
+}
+
+QUEUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "strategy": {"type": "string"},
+        "waiting": {"type": "array", "items": {"type": "object"}},
+        "longest_wait": {"type": "number"},
+        "agents_by_state": {"type": "object"},
+        "paused_by_reason": {"type": "object"},
+        "estimated_wait": {"type": ["number", "null"]},
+    },
+}

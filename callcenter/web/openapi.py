@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from callcenter import __version__
+from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 
 _ERROR = {
@@ -38,7 +39,12 @@ def document() -> dict[str, Any]:
         "info": {"title": "callcenter API", "version": __version__},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Call": CALL_SCHEMA, "Error": _ERROR},
+            "schemas": {
+                "Call": CALL_SCHEMA,
+                "Agent": AGENT_SCHEMA,
+                "Queue": QUEUE_SCHEMA,
+                "Error": _ERROR,
+            },
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -81,6 +87,7 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            **_acd_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",
@@ -98,6 +105,128 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+        },
+    }
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _acd_paths() -> dict[str, Any]:
+    agent = {"$ref": "#/components/schemas/Agent"}
+    queue = {"$ref": "#/components/schemas/Queue"}
+    reason_body = {
+        "required": False,
+        **_json({"type": "object", "properties": {"reason": {"type": "string", "maxLength": 64}}}),
+    }
+    return {
+        "/api/v1/agents": {
+            "get": {
+                "summary": "Agents with their live state",
+                "responses": {
+                    "200": {
+                        "description": "agents",
+                        **_json(
+                            {
+                                "type": "object",
+                                "properties": {"agents": {"type": "array", "items": agent}},
+                            }
+                        ),
+                    },
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/v1/agents/{agent}": {
+            "get": {
+                "summary": "One agent",
+                "parameters": [_path_param("agent")],
+                "responses": {
+                    "200": {"description": "the agent", **_json(agent)},
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/v1/agents/{agent}/{action}": {
+            "post": {
+                "summary": "Drive the agent's state machine, as the phone and supervisors do",
+                "description": (
+                    "pause and pause-after-call take a reason; a change that does not fit the"
+                    " agent's state answers 409"
+                ),
+                "parameters": [
+                    _path_param("agent"),
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "enum": [
+                                "login",
+                                "logout",
+                                "pause",
+                                "unpause",
+                                "pause-after-call",
+                                "end-wrap-up",
+                            ],
+                        },
+                    },
+                ],
+                "requestBody": reason_body,
+                "responses": {
+                    "200": {"description": "the agent after the change", **_json(agent)},
+                    **_errors(400, 401, 404, 409),
+                },
+            }
+        },
+        "/api/v1/queues": {
+            "get": {
+                "summary": "Queues with waiting callers and agents by state",
+                "responses": {
+                    "200": {
+                        "description": "queues",
+                        **_json(
+                            {
+                                "type": "object",
+                                "properties": {"queues": {"type": "array", "items": queue}},
+                            }
+                        ),
+                    },
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/v1/queues/{queue}": {
+            "get": {
+                "summary": "One queue",
+                "parameters": [_path_param("queue")],
+                "responses": {
+                    "200": {"description": "the queue", **_json(queue)},
+                    **_errors(401, 404),
+                },
+            },
+            "patch": {
+                "summary": "Change a queue at run time (strategy included)",
+                "description": "Effective from the next routing decision.",
+                "parameters": [_path_param("queue")],
+                "requestBody": {"required": True, **_json({"type": "object"})},
+                "responses": {
+                    "200": {"description": "the queue", **_json(queue)},
+                    **_errors(400, 401, 404),
+                },
+            },
+        },
+        "/api/v1/calls/{linkedid}/trace": {
+            "get": {
+                "summary": "The routing decisions taken for a call, and why agents were skipped",
+                "parameters": [_path_param("linkedid")],
+                "responses": {
+                    "200": {"description": "decisions", **_json({"type": "object"})},
+                    **_errors(401),
+                },
+            }
         },
     }
 
