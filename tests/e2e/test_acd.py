@@ -234,3 +234,56 @@ async def test_queued_callers_hear_their_position_and_can_leave_with_a_key(
     assert any(app == "VoiceMail" for app in (e["Application"] for e in voicemail))
     outcomes = sorted(c["outcome"] for c in await closed_calls(engine, 2))
     assert outcomes == ["abandoned", "exit_key"]
+
+
+PRIORITY_CONFIG = {
+    "queues": {
+        "q1": {
+            "strategy": "skills",
+            "ring_timeout": 2,
+            "max_wait": 4,
+            "overflow": {"kind": "voicemail", "target": "hotline"},
+        },
+    },
+    "agents": {"agent1001": {"queues": {"q1": 1}, "max_no_answer": 1}},
+}
+
+
+@pytest.mark.parametrize("engine", [PRIORITY_CONFIG], indirect=True)
+async def test_vip_first_auto_pause_on_no_answer_and_overflow_on_max_wait(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    async with (
+        observing(asterisk.ami_secret) as observer,
+        agent_phones(asterisk, never=["agent1001"]) as phones,
+    ):
+        await log_in(engine, ["agent1001"])
+        await post(engine, "/api/v1/agents/agent1001/pause", {"reason": "briefing"})
+        regular = call_in(asterisk, exten="4110", hold_ms=12_000)  # queue q1, priority 0
+        await asyncio.sleep(0.5)
+        vip = call_in(asterisk, exten="4119", hold_ms=12_000)  # queue q1, priority 9
+        await asyncio.sleep(0.5)
+        queue = await get(engine, "/api/v1/queues/q1")
+        assert [w["priority"] for w in queue["waiting"]] == [9, 0]  # VIP ahead
+        vip_call, regular_call = (w["call"] for w in queue["waiting"])
+        await post(engine, "/api/v1/agents/agent1001/unpause")
+        await phones.wait_for("invite", "agent1001", timeout=5)
+        # the agent's phone never answers: after one ring-out the agent is paused by the ACD
+        for _ in range(60):
+            agent = await get(engine, "/api/v1/agents/agent1001")
+            if agent["state"] == "paused":
+                break
+            await asyncio.sleep(0.1)
+        assert (agent["state"], agent["reason"]) == ("paused", "no_answer")
+        vip_trace = (await get(engine, f"/api/v1/calls/{vip_call}/trace"))["decisions"]
+        regular_trace = (await get(engine, f"/api/v1/calls/{regular_call}/trace"))["decisions"]
+        assert any(d["chosen"] == ["agent1001"] for d in vip_trace), vip_trace
+        assert not any(d["chosen"] for d in regular_trace), regular_trace  # VIP offered first
+        skipped = {c["skipped"] for d in regular_trace for c in d["considered"]}
+        assert "paused" in skipped, regular_trace  # explained: the agent was paused
+        for caller in (regular, vip):
+            code, output = await caller
+            assert code == 0, output[-2000:]
+        sent = [e for e in observer.matching(Event="Newexten", Context="cc-elsewhere")]
+    assert any(e["Application"] == "VoiceMail" for e in sent)
+    assert sorted(c["outcome"] for c in await closed_calls(engine, 2)) == ["timeout", "timeout"]
