@@ -287,3 +287,43 @@ async def test_vip_first_auto_pause_on_no_answer_and_overflow_on_max_wait(
         sent = [e for e in observer.matching(Event="Newexten", Context="cc-elsewhere")]
     assert any(e["Application"] == "VoiceMail" for e in sent)
     assert sorted(c["outcome"] for c in await closed_calls(engine, 2)) == ["timeout", "timeout"]
+
+
+RESTART_PBX_CONFIG = {
+    "queues": {"q1": {"strategy": "longest_idle", "ring_timeout": 5}},
+    "agents": {"agent1001": {"queues": {"q1": 1}}, "agent1002": {"queues": {"q1": 1}}},
+}
+
+
+@pytest.mark.parametrize("engine", [RESTART_PBX_CONFIG], indirect=True)
+async def test_asterisk_restart_closes_vanished_calls_and_frees_agents(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    async with agent_phones(asterisk, talk_ms=60_000, never=["agent1002"]) as phones:
+        await log_in(engine, ["agent1001", "agent1002"])
+        talking = call_in(asterisk, exten="4110", hold_ms=60_000)
+        await phones.wait_for("answer", "agent1001", timeout=10)
+        ringing = call_in(asterisk, exten="4110", hold_ms=60_000)
+        await phones.wait_for("invite", "agent1002", timeout=10)
+        states = {a["id"]: a["state"] for a in (await get(engine, "/api/v1/agents"))["agents"]}
+        assert states == {"agent1001": "talking", "agent1002": "ringing"}
+        await asyncio.to_thread(asterisk.run, "stop")
+        await asyncio.to_thread(asterisk.run, "start")
+        await engine.engine.ami.wait_connected(15)
+        for _ in range(100):
+            agents = {a["id"]: a for a in (await get(engine, "/api/v1/agents"))["agents"]}
+            if all(a["state"] == "ready" for a in agents.values()):
+                break
+            await asyncio.sleep(0.1)
+        assert {k: a["state"] for k, a in agents.items()} == {
+            "agent1001": "ready",
+            "agent1002": "ready",
+        }
+        for caller in (talking, ringing):
+            await caller  # SIPp ends with an error: its call vanished with Asterisk
+    calls = await closed_calls(engine, 2, timeout=10)
+    # Asterisk hung both calls up on its way down (or they vanished: closed as lost at resync)
+    assert len(calls) == 2 and all(c["outcome"] and c["ended_at"] for c in calls)
+    assert {c["outcome"] for c in calls} <= {"answered", "abandoned", "lost"}
+    queue = await get(engine, "/api/v1/queues/q1")
+    assert queue["waiting"] == []
