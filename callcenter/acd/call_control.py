@@ -73,6 +73,10 @@ from typing import NamedTuple
 from callcenter.acd.model import (
     AcdEvent,
     AgentId,
+    AgentLogin,
+    AgentLogout,
+    AgentPause,
+    AgentUnpause,
     CallEnded,
     CallerArrived,
     CallerLeft,
@@ -97,6 +101,9 @@ ANNOUNCE_CONTEXT = "cc-announce"
 AGENT_CONTEXT = "cc-agent-leg"
 ELSEWHERE_CONTEXT = "cc-elsewhere"
 QUEUE_VARIABLES = ("CC_QUEUE", "CC_ENQUEUED", "CC_PRIORITY", "CC_SKILLS")
+FEATURE_EVENT = "agentfeature"
+"""The UserEvent of an agent's feature code (*701 log in, *702 log out, *703/*704 pause)."""
+PHONE_PAUSE_REASON = "phone"
 QUEUED_EVENT = "callerqueued"
 """The UserEvent cc-queue-wait sends when a caller starts waiting (not after announcements)."""
 
@@ -315,7 +322,10 @@ class AcdLegs:
 
     def _user_event(self, fields: Mapping[str, object], now: datetime) -> Effects:
         """``UserEvent(CallerQueued)`` from cc-queue-wait: a caller starts waiting."""
-        if _field(fields, "userevent").lower() != QUEUED_EVENT:
+        kind = _field(fields, "userevent").lower()
+        if kind == FEATURE_EVENT:
+            return _agent_feature(fields, now)
+        if kind != QUEUED_EVENT:
             return NOTHING
         channel = _field(fields, "channel")
         call = _field(fields, "linkedid") or _field(fields, "uniqueid")
@@ -685,6 +695,22 @@ class AmiCallControl:
             self._legs.forget_caller(call)
         fields = {"Channel": channel, "Context": context, "Exten": exten, "Priority": "1"}
         await self._ami.send_action("Redirect", fields)
+
+
+def _agent_feature(fields: Mapping[str, object], now: datetime) -> Effects:
+    agent = _field(fields, "agent")
+    if not _AGENT.fullmatch(agent):
+        return NOTHING
+    make = _FEATURES.get(_field(fields, "action").lower())
+    return Effects((make(agent, now),)) if make else NOTHING
+
+
+_FEATURES: dict[str, Callable[[AgentId, datetime], AcdEvent]] = {
+    "login": AgentLogin,
+    "logout": AgentLogout,
+    "pause": lambda agent, at: AgentPause(agent, PHONE_PAUSE_REASON, at),
+    "unpause": AgentUnpause,
+}
 
 
 def parse_epoch(text: str) -> datetime | None:

@@ -327,3 +327,28 @@ async def test_asterisk_restart_closes_vanished_calls_and_frees_agents(
     assert {c["outcome"] for c in calls} <= {"answered", "abandoned", "lost"}
     queue = await get(engine, "/api/v1/queues/q1")
     assert queue["waiting"] == []
+
+
+@pytest.mark.parametrize("engine", [acd_config("longest_idle")], indirect=True)
+async def test_agent_feature_codes_drive_the_same_state_machine(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    secret = asterisk.env["CALLCENTER_AGENT_SIP_SECRET"]
+    expected = {"*701": ("ready", ""), "*703": ("paused", "phone"), "*704": ("ready", "")}
+    for code, state in [*expected.items(), ("*702", ("logged_out", ""))]:
+        status, output = await asterisk.sipp(
+            "127.0.0.1:5060",
+            *("-sf", "agent_feature.xml", "-s", code, "-m", "1", "-i", "127.0.0.1", "-p", "0"),
+            *("-au", "agent1002", "-ap", secret, "-key", "agent", "agent1002", "-nostdin"),
+            timeout=30,
+        )
+        assert status == 0, output[:3000]
+        agent = await get(engine, "/api/v1/agents/agent1002")
+        for _ in range(50):
+            if agent["state"] == state[0]:
+                break
+            await asyncio.sleep(0.1)
+            agent = await get(engine, "/api/v1/agents/agent1002")
+        assert agent["state"] == state[0], code
+        if state[1]:
+            assert agent["reason"] == state[1]
