@@ -352,3 +352,22 @@ async def test_agent_feature_codes_drive_the_same_state_machine(
         assert agent["state"] == state[0], code
         if state[1]:
             assert agent["reason"] == state[1]
+
+
+@pytest.mark.parametrize("engine", [acd_config("fewest_calls")], indirect=True)
+async def test_fewest_calls_prefers_the_agent_who_took_fewer(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    async with agent_phones(asterisk, talk_ms=800) as phones:
+        await log_in(engine, ["agent1001"])
+        first = call_in(asterisk, exten="4110", hold_ms=5_000)
+        await phones.wait_for("bye-sent", "agent1001", timeout=10)
+        await asyncio.sleep(0.3)
+        # agent1002 logs in after agent1001 is free again: longest-idle would pick agent1001
+        await log_in(engine, ["agent1002"])
+        second = call_in(asterisk, exten="4110", hold_ms=5_000)
+        await phones.wait_for("answer", "agent1002", timeout=10)
+        for caller in (first, second):
+            code, output = await caller
+            assert code == 0, output[-2000:]
+        assert invited(phones) == ["agent1001", "agent1002"]
