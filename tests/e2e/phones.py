@@ -131,3 +131,10 @@ async def waiting_caller(observer: AmiObserver) -> tuple[str, str]:
     """(call id, channel) of the caller once it hears music in cc-queue-wait."""
     event = await observer.wait_for(step("cc-queue-wait", "MusicOnHold"), 15)
     return event["Linkedid"], event["Channel"]
+
+
+async def all_finished(*callers: asyncio.Task[tuple[int, str]]) -> None:
+    """Wait for SIPp callers; each must have ended its scenario without an error."""
+    for caller in callers:
+        code, output = await caller
+        assert code == 0, output[-2000:]

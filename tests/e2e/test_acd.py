@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.conftest import API_TOKEN, RunningEngine, engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 from tests.e2e.observer import AmiObserver, observing
-from tests.e2e.phones import AgentPhones, agent_phones, call_in
+from tests.e2e.phones import AgentPhones, agent_phones, all_finished, call_in
 from tests.e2e.test_hotline import closed_calls
 
 pytestmark = pytest.mark.e2e
@@ -96,9 +96,7 @@ async def test_hunting_moves_on_when_an_agent_rings_out_and_resumes_after_the_la
         agents = {a["id"]: a for a in (await get(engine, "/api/v1/agents"))["agents"]}
         assert agents["agent1002"]["state"] == agents["agent1003"]["state"] == "talking"
         assert agents["agent1001"]["state"] == "ready" and agents["agent1001"]["no_answer"] == 1
-        for caller in (first, second):
-            code, output = await caller
-            assert code == 0, output[-2000:]
+        await all_finished(first, second)
         assert await bridged_agents(observer, "") == {"agent1002", "agent1003"}
     calls = await closed_calls(engine, 2)
     assert sorted(c["outcome"] for c in calls) == ["answered", "answered"]
@@ -115,9 +113,7 @@ async def test_longest_idle_gets_the_call(asterisk: Asterisk, engine: RunningEng
         await asyncio.sleep(0.3)
         second = call_in(asterisk, exten="4110", hold_ms=6_000)
         await phones.wait_for("answer", "agent1001", timeout=15)
-        for caller in (first, second):
-            code, output = await caller
-            assert code == 0, output[-2000:]
+        await all_finished(first, second)
         assert invited(phones) == ["agent1003", "agent1001"]
 
 
@@ -135,8 +131,7 @@ async def test_ring_all_rings_every_free_agent_and_connects_exactly_one(
         await phones.wait_for("cancel", "agent1001", timeout=5)
         await phones.wait_for("cancel", "agent1003", timeout=5)
         assert sorted(invited(phones)) == list(AGENTS)
-        code, output = await caller
-        assert code == 0, output[-2000:]
+        await all_finished(caller)
         assert await bridged_agents(observer, "") == {"agent1002"}
     (call,) = await closed_calls(engine, 1)
     assert call["outcome"] == "answered"
@@ -194,8 +189,7 @@ async def test_engine_restart_readopts_waiting_callers_in_their_original_order(
             if e.get("Channel", "").startswith("PJSIP/callers-")
         ]
         for caller in callers:
-            code, output = await caller
-            assert code == 0, output[-2000:]
+            await all_finished(caller)
     assert served == [call for call, _ in before]  # all five answered, in their original order
 
 
@@ -221,9 +215,7 @@ async def test_queued_callers_hear_their_position_and_can_leave_with_a_key(
         waiting = call_in(asterisk, exten="4110", hold_ms=7_000)
         await asyncio.sleep(1)
         leaving = call_in(asterisk, exten="4110", hold_ms=6_000, keys="9")
-        for caller in (waiting, leaving):
-            code, output = await caller
-            assert code == 0, output[-2000:]
+        await all_finished(waiting, leaving)
         announced = [
             (e["Application"], e.get("AppData", ""))
             for e in observer.matching(Event="Newexten", Context="cc-announce")
@@ -281,9 +273,7 @@ async def test_vip_first_auto_pause_on_no_answer_and_overflow_on_max_wait(
         assert not any(d["chosen"] for d in regular_trace), regular_trace  # VIP offered first
         skipped = {c["skipped"] for d in regular_trace for c in d["considered"]}
         assert "paused" in skipped, regular_trace  # explained: the agent was paused
-        for caller in (regular, vip):
-            code, output = await caller
-            assert code == 0, output[-2000:]
+        await all_finished(regular, vip)
         sent = [e for e in observer.matching(Event="Newexten", Context="cc-elsewhere")]
     assert any(e["Application"] == "VoiceMail" for e in sent)
     assert sorted(c["outcome"] for c in await closed_calls(engine, 2)) == ["timeout", "timeout"]
@@ -367,7 +357,5 @@ async def test_fewest_calls_prefers_the_agent_who_took_fewer(
         await log_in(engine, ["agent1002"])
         second = call_in(asterisk, exten="4110", hold_ms=5_000)
         await phones.wait_for("answer", "agent1002", timeout=10)
-        for caller in (first, second):
-            code, output = await caller
-            assert code == 0, output[-2000:]
+        await all_finished(first, second)
         assert invited(phones) == ["agent1001", "agent1002"]
