@@ -125,7 +125,10 @@ class AcdService:
         if done is not None:
             done.set_result(None)
         self.decisions += 1
-        for command in commands:
+        # PBX requests first: the Originate of the next offer must not wait behind bookkeeping.
+        for command in sorted(
+            commands, key=lambda c: isinstance(c, AgentStateChanged | CallerOutcome)
+        ):
             self._carry_out(command)
 
     def _carry_out(self, command: AcdCommand) -> None:

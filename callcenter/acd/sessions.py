@@ -24,19 +24,24 @@ class AgentSessionRecorder:
         self._repository = repository
         self._inbox: asyncio.Queue[AgentSession] = asyncio.Queue()
         self._retry = retry
+        self._last: dict[str, tuple[bool, bool, str]] = {}
 
     def record(self, change: AgentStateChanged) -> None:
+        """Queue a write when what a restart needs changed (not, e.g., ready after a call)."""
         if change.state not in STORED:
             return
-        self._inbox.put_nowait(
-            AgentSession(
-                agent=change.agent,
-                logged_in=change.state is not AgentState.LOGGED_OUT,
-                paused=change.state is AgentState.PAUSED,
-                pause_reason=change.reason if change.state is AgentState.PAUSED else "",
-                updated_at=change.at,
-            )
+        session = AgentSession(
+            agent=change.agent,
+            logged_in=change.state is not AgentState.LOGGED_OUT,
+            paused=change.state is AgentState.PAUSED,
+            pause_reason=change.reason if change.state is AgentState.PAUSED else "",
+            updated_at=change.at,
         )
+        stored = (session.logged_in, session.paused, session.pause_reason)
+        if self._last.get(change.agent) == stored:
+            return
+        self._last[change.agent] = stored
+        self._inbox.put_nowait(session)
 
     async def drained(self) -> None:
         await self._inbox.join()
