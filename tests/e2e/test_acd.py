@@ -359,3 +359,27 @@ async def test_fewest_calls_prefers_the_agent_who_took_fewer(
         await phones.wait_for("answer", "agent1002", timeout=10)
         await all_finished(first, second)
         assert invited(phones) == ["agent1001", "agent1002"]
+
+
+async def patch(running: RunningEngine, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.patch(running.base_url + path, json=body, headers=headers) as response,
+    ):
+        return response.status, await response.json()
+
+
+@pytest.mark.parametrize("engine", [acd_config("hunting")], indirect=True)
+async def test_strategy_changed_at_run_time_applies_to_the_next_call(
+    asterisk: Asterisk, engine: RunningEngine
+) -> None:
+    assert (await patch(engine, "/api/v1/queues/q1", {"strategy": "nope"}))[0] == 400
+    status, queue = await patch(engine, "/api/v1/queues/q1", {"strategy": "ring_all"})
+    assert status == 200 and queue["strategy"] == "ring_all"
+    async with agent_phones(asterisk, talk_ms=1_000, never=["agent1001", "agent1003"]) as phones:
+        await log_in(engine, AGENTS)
+        caller = call_in(asterisk, exten="4110", hold_ms=5_000)
+        await phones.wait_for("answer", "agent1002", timeout=10)
+        await all_finished(caller)
+        assert sorted(invited(phones)) == list(AGENTS)  # every free agent rang at once
