@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.api import api, closed_calls
 from tests.e2e.conftest import engine_settings, running_engine
 from tests.e2e.harness import Asterisk
-from tests.e2e.test_hotline import api, closed_calls
 from tests.pgserver import PgServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from callcenter.errors import AmiError
+from tests.e2e.api import api, closed_calls
 from tests.e2e.conftest import engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 from tests.e2e.observer import observing
-from tests.e2e.test_hotline import api, closed_calls
 
 pytestmark = pytest.mark.e2e
 

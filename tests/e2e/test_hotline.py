@@ -4,39 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.e2e.conftest import API_TOKEN, RunningEngine, engine_settings, running_engine
+from tests.e2e.api import api, closed_calls
+from tests.e2e.conftest import engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 from tests.e2e.observer import AmiObserver, observing
 from tests.e2e.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
-
-
-async def api(running: RunningEngine, path: str, token: str | None = API_TOKEN) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as client,
-        client.get(running.base_url + path, headers=headers) as response,
-    ):
-        return response.status, await response.json()
-
-
-async def closed_calls(
-    running: RunningEngine, count: int, timeout: float = 15
-) -> list[dict[str, Any]]:
-    """The ledger's calls once ``count`` of them have their final outcome."""
-    deadline = time.monotonic() + timeout
-    while True:
-        _, body = await api(running, "/api/v1/calls")
-        calls: list[dict[str, Any]] = body["calls"]
-        if sum(1 for c in calls if c["outcome"]) >= count or time.monotonic() > deadline:
-            return calls
-        await asyncio.sleep(0.1)
 
 
 async def test_dtmf_reaches_the_engine_and_the_ledger_has_the_outcome(
