@@ -56,13 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _upgrade(settings: Settings) -> int:
-    from callcenter.storage.db import Database
+    from callcenter.storage.db import upgrade
 
-    database = Database(settings.database)
-    try:
-        await database.migrate()
-    finally:
-        await database.close()
+    await upgrade(settings.database)
     print("database: at the latest migration")
     return 0
 
