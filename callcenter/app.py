@@ -30,13 +30,19 @@ from callcenter.acd.model import (
     AgentStateChanged,
     CallerArrived,
     CallerOutcome,
+    OverflowKind,
+    OverflowTarget,
+    SendElsewhere,
 )
 from callcenter.acd.repository import SqlAgentSessionRepository
-from callcenter.acd.service import AcdService
+from callcenter.acd.service import AcdService, Published
 from callcenter.acd.sessions import AgentSessionRecorder
 from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.fastagi import FastAgiServer
 from callcenter.bus import EventBus
+from callcenter.callbacks.model import CallbackRequest
+from callcenter.callbacks.repository import SqlCallbackRepository
+from callcenter.callbacks.service import CallbackService
 from callcenter.calls.model import Outcome
 from callcenter.calls.repository import SqlCallRepository
 from callcenter.calls.service import CallLedgerService
@@ -65,6 +71,7 @@ class Engine:
         self.bus.subscribe(self._on_telephony)
         self.agent_sessions = SqlAgentSessionRepository(self.database)
         self.session_recorder = AgentSessionRecorder(self.agent_sessions)
+        self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
         self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
         self.acd = AcdService(
             Acd(settings.acd.queue_configs(), settings.acd.agent_configs()),
@@ -80,6 +87,7 @@ class Engine:
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
             self.acd,
+            self.callbacks,
             [
                 Check("ami", self._ami_health),
                 Check("fastagi", self._fastagi_health),
@@ -111,11 +119,26 @@ class Engine:
             self.ledger.report_outcome(event.call, Outcome.ABANDONED)
         self.acd.submit(event)
 
-    def _on_acd_outcome(self, event: AgentStateChanged | CallerOutcome) -> None:
-        if isinstance(event, AgentStateChanged):
-            self.session_recorder.record(event)
-        else:
-            self.ledger.report_outcome(event.call, Outcome(event.outcome))
+    def _on_acd_outcome(self, event: Published) -> None:
+        match event:
+            case AgentStateChanged():
+                self.session_recorder.record(event)
+            case CallerOutcome():
+                self.ledger.report_outcome(event.call, Outcome(event.outcome))
+            case SendElsewhere(target=OverflowTarget(kind=OverflowKind.CALLBACK)):
+                number, name = self.acd_events.legs.caller_id(event.call)
+                self.callbacks.request(
+                    CallbackRequest(
+                        key=f"{event.call}:overflow",
+                        number=number,
+                        name=name,
+                        call=event.call,
+                        queue=event.queue,
+                        source=f"overflow:{event.reason}",
+                        note="",
+                        requested_at=self.clock.now(),
+                    )
+                )
 
     def _on_telephony(self, event: TelephonyEvent) -> None:
         if isinstance(event, AmiLinkChanged) and event.up:
@@ -124,10 +147,12 @@ class Engine:
             task.add_done_callback(self._background.discard)
 
     async def _readopt(self) -> None:
-        """After every AMI (re)connect: what the lost events would have said, then the
-        callers still waiting in Asterisk, with their original enqueue time."""
+        """After every AMI (re)connect: what the lost events would have said, the agents
+        Asterisk shows talking, then the callers still waiting, with their enqueue time."""
         try:
             await self.acd_events.reconcile()
+            for on_call in await self.acd.control_agents_on_call():
+                self.acd.submit(on_call)
             for caller in await self.acd.control_waiting_callers():
                 self.acd_events.track_caller(caller.call, caller.channel)
                 self._on_acd_event(caller)
@@ -161,6 +186,7 @@ class Engine:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.ledger.run(), name="ledger")
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
+                group.create_task(self.callbacks.run(), name="callbacks")
                 group.create_task(self.acd.run(), name="acd")
                 group.create_task(self.ami.run(), name="ami")
                 self.started.set()

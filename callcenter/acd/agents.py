@@ -41,6 +41,7 @@ class AgentEvent(StrEnum):
     RING_END = "ring_end"  # the offer failed or was withdrawn
     HANG_UP = "hang_up"  # the connected call ended: after-call work starts
     END_WRAP_UP = "end_wrap_up"  # by the wrap-up timer or by the agent
+    ADOPT = "adopt"  # an engine restart found the agent on a call
 
 
 _S = AgentState
@@ -65,6 +66,8 @@ _TABLE: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_S.RINGING, _E.RING_END): _S.READY,
     (_S.TALKING, _E.HANG_UP): _S.WRAP_UP,
     (_S.WRAP_UP, _E.END_WRAP_UP): _S.READY,
+    (_S.READY, _E.ADOPT): _S.TALKING,
+    (_S.PAUSED, _E.ADOPT): _S.TALKING,
 }
 TRANSITIONS: Mapping[tuple[AgentState, AgentEvent], AgentState] = MappingProxyType(_TABLE)
 

@@ -66,15 +66,17 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from callcenter.acd.core import offer_prefix
 from callcenter.acd.model import (
     AcdEvent,
     AgentId,
     AgentLogin,
     AgentLogout,
+    AgentOnCall,
     AgentPause,
     AgentUnpause,
     CallEnded,
@@ -93,6 +95,7 @@ from callcenter.asterisk.sanitize import clean_text
 from callcenter.asterisk.translate import caller_text, event_name, headers_of, parse_duration
 from callcenter.clock import Clock
 from callcenter.errors import AmiActionLost, AmiError, AmiNotConnected, AmiTimeout
+from callcenter.telephony import AGENT_LEG_MARK
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,10 @@ GETVAR_BATCH = 50
 """Waiting callers whose variables are read at once at a restart."""
 
 _AGENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_AGENT_LEG = re.compile(rf"(.+){re.escape(AGENT_LEG_MARK)}([0-9]{{1,9}})")
+"""An agent leg's Uniqueid: the offer id, ``<call prefix>-o<n>``."""
+_LEG_AGENT = re.compile(r"PJSIP/([A-Za-z0-9_-]{1,64})-[0-9A-Fa-f]+")
+"""An agent leg's channel name; the group is the agent (the endpoint)."""
 _DIGITS = frozenset("0123456789*#ABCD")
 _NOT_NUMBER = re.compile(r"[^0-9A-Za-z+*#._-]")
 _NOT_NAME = re.compile(r'["<>\\]')
@@ -258,6 +265,25 @@ class AcdLegs:
         if caller is None or caller.offer != offer:
             raise AmiError(f"offer {offer!r} has no waiting caller to connect")
         return BridgePlan(record.call, record.channel or record.id)
+
+    def adopt_pair(
+        self, call: CallId, caller_channel: str, offer: OfferId, agent: AgentId, agent_leg: str
+    ) -> bool:
+        """Track a caller and agent leg found bridged at a restart, as if connected here.
+
+        False (nothing tracked) when either is known already or has hung up meanwhile.
+        """
+        if offer in self._offers or call in self._callers:
+            return False
+        if caller_channel in self._gone or agent_leg in self._gone:
+            return False
+        self._offers[offer] = _Offer(offer, call, agent, agent_leg, ringing=True, answered=True)
+        self._callers[call] = _Caller(call, caller_channel, offer, bridged=True)
+        self._by_channel[caller_channel] = call
+        return True
+
+    def knows_offer(self, offer: OfferId) -> bool:
+        return offer in self._offers
 
     def mark_bridged(self, call: CallId) -> None:
         caller = self._callers.get(call)
@@ -627,16 +653,19 @@ class AmiCallControl:
         """Callers waiting in Asterisk (for re-adoption at a restart), oldest first.
 
         Channels in cc-queue-wait or cc-announce and in no bridge, with their CC_ variables;
-        one without a queue is skipped. Nothing is tracked: the ACD service calls
-        :meth:`AcdEventSource.track_caller` for those it adopts.
+        one without a queue is skipped. Each carries the highest offer number of its agent
+        legs still up, so new offers never reuse a live leg's id. Nothing is tracked: the ACD
+        service calls :meth:`AcdEventSource.track_caller` for those it adopts.
         """
-        listing = await self._ami.send_action("CoreShowChannels", as_list=True)
+        channels = await self._channels()
         now = self._events.now()
+        made: dict[str, int] = {}
+        for fields in channels:
+            if leg := _AGENT_LEG.fullmatch(_field(fields, "uniqueid")):
+                prefix, count = leg.group(1), int(leg.group(2))
+                made[prefix] = max(made.get(prefix, 0), count)
         found: list[tuple[Mapping[str, object], datetime]] = []
-        for entry in listing if isinstance(listing, list) else []:
-            fields = headers_of(entry)
-            if event_name(fields).lower() != "coreshowchannel":
-                continue
+        for fields in channels:
             if _field(fields, "context") not in (WAIT_CONTEXT, ANNOUNCE_CONTEXT):
                 continue
             if _field(fields, "bridgeid"):
@@ -649,8 +678,79 @@ class AmiCallControl:
         for start in range(0, len(found), GETVAR_BATCH):
             batch = found[start : start + GETVAR_BATCH]
             results = await asyncio.gather(*(self._adopt(f, s, now) for f, s in batch))
-            arrived += [caller for caller in results if caller is not None]
+            arrived += [
+                replace(caller, offers_made=made.get(offer_prefix(caller.call), 0))
+                for caller in results
+                if caller is not None
+            ]
         return sorted(arrived, key=lambda caller: caller.enqueued_at)
+
+    async def agents_on_call(self) -> list[AgentOnCall]:
+        """Agents Asterisk shows bridged with a caller (re-adoption at a restart).
+
+        An agent leg is a channel whose Uniqueid is an offer id (``<call>-o<n>``) and whose
+        name is ``PJSIP/<agent>-...``; the caller is the other channel of its bridge, and the
+        queue is the caller's ``CC_QUEUE``. The pairs are tracked here, all at once after the
+        last read, so their hang-ups are reported as ``CallEnded`` (submit the returned events
+        before yielding to the loop). Agent legs nobody tracks and in no bridge (left ringing
+        or waiting by an earlier engine) are hung up: their callers are offered anew.
+        """
+        channels = await self._channels()
+        now = self._events.now()
+        by_bridge: dict[str, list[Mapping[str, object]]] = {}
+        for fields in channels:
+            if bridge := _field(fields, "bridgeid"):
+                by_bridge.setdefault(bridge, []).append(fields)
+        found: list[tuple[AgentOnCall, str, str, str]] = []
+        for fields in channels:
+            offer = _field(fields, "uniqueid")
+            if not _AGENT_LEG.fullmatch(offer) or self._legs.knows_offer(offer):
+                continue
+            agent_leg = _field(fields, "channel")
+            agent = _LEG_AGENT.fullmatch(agent_leg)
+            peers = [
+                peer
+                for peer in by_bridge.get(_field(fields, "bridgeid"), [])
+                if _field(peer, "channel") != agent_leg
+            ]
+            if agent is None or len(peers) != 1:
+                if not _field(fields, "bridgeid"):
+                    log.info("acd: hanging up %s, an agent leg nobody tracks", agent_leg)
+                    self._events.hang_up_soon(offer)
+                continue
+            caller = _field(peers[0], "channel")
+            try:
+                queue, enqueued = await asyncio.gather(
+                    self._getvar(caller, "CC_QUEUE"), self._getvar(caller, "CC_ENQUEUED")
+                )
+            except AmiError as exc:  # hung up meanwhile
+                log.debug("acd: reading %s: %s", caller, exc)
+                continue
+            call = _field(peers[0], "linkedid") or _field(peers[0], "uniqueid")
+            answered = now - parse_duration(_field(fields, "duration"))
+            on_call = AgentOnCall(
+                agent=agent.group(1),
+                call=call,
+                queue=clean_text(queue, 64).strip(),
+                enqueued_at=parse_epoch(enqueued) or answered,
+                answered_at=answered,
+                at=now,
+            )
+            found.append((on_call, caller, offer, agent_leg))
+        return [
+            on_call
+            for on_call, caller, offer, agent_leg in found
+            if self._legs.adopt_pair(on_call.call, caller, offer, on_call.agent, agent_leg)
+        ]
+
+    async def _channels(self) -> list[Mapping[str, object]]:
+        listing = await self._ami.send_action("CoreShowChannels", as_list=True)
+        channels = []
+        for entry in listing if isinstance(listing, list) else []:
+            fields = headers_of(entry)
+            if event_name(fields).lower() == "coreshowchannel":
+                channels.append(fields)
+        return channels
 
     async def _adopt(
         self, fields: Mapping[str, object], started: datetime, now: datetime

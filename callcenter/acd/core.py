@@ -74,6 +74,7 @@ from callcenter.acd.model import (
     AgentId,
     AgentLogin,
     AgentLogout,
+    AgentOnCall,
     AgentPause,
     AgentPauseAfterCall,
     AgentState,
@@ -351,6 +352,7 @@ class Acd:
             AgentUnpause: self._unpause,
             AgentPauseAfterCall: self._pause_after_call,
             AgentEndWrapUp: self._agent_ends_wrap_up,
+            AgentOnCall: self._on_call,
             CallerArrived: self._arrived,
             CallerLeft: self._caller_left,
             CallerPressedKey: self._pressed_key,
@@ -443,6 +445,28 @@ class Acd:
         self._cancel(f"wrapup:{agent.id}", out)
         self._end_wrap_up(agent, event.at, out)
 
+    def _on_call(self, event: AgentOnCall, out: list[AcdCommand]) -> None:
+        """A restart found the agent talking: connected until ``CallEnded``, as if answered
+        here. A paused agent goes back to the pause after the call; an offer ringing the
+        agent meanwhile is withdrawn and its caller moves on."""
+        agent = self._agent(event.agent)
+        if event.call in self._connected or event.call in self._callers:
+            raise DuplicateCall(f"call {event.call!r} is already in the ACD")
+        ringing = agent.state is AgentState.RINGING and agent.offer is not None
+        transition(agent.id, AgentState.READY if ringing else agent.state, AgentEvent.ADOPT)
+        if ringing and agent.offer is not None:
+            self._withdraw(self._offers[agent.offer], event.at, out, requeue=True)
+        paused = agent.reason if agent.state is AgentState.PAUSED else None
+        self._move(agent, AgentEvent.ADOPT, event.at, out)
+        agent.pause_after = paused if paused is not None else agent.pause_after
+        agent.call = event.call
+        agent.call_queue = event.queue if event.queue in self._queues else None
+        agent.answered_at = event.answered_at
+        self._connected[event.call] = agent.id
+        waited = _seconds(event.enqueued_at, event.answered_at)
+        queue = agent.call_queue or event.queue
+        out.append(CallerOutcome(event.call, queue, "answered", waited, agent.id, event.at))
+
     def _leave_activity(self, agent: Agent, at: datetime, out: list[AcdCommand]) -> None:
         """Before a pause or log-out: withdraw a ringing offer, or close the wrap-up."""
         if agent.state is AgentState.RINGING and agent.offer is not None:
@@ -480,6 +504,7 @@ class Acd:
         if event.call in self._callers or event.call in self._connected:
             raise DuplicateCall(f"call {event.call!r} is already in the ACD")
         trace = self._book.open(event.call, self._tick)
+        trace.offers_made = max(trace.offers_made, event.offers_made)
         self._arrivals += 1
         key = (-event.priority, event.enqueued_at.timestamp(), self._arrivals, event.call)
         caller = _Caller(
@@ -518,7 +543,7 @@ class Acd:
         queue = self._queues[caller.queue]
         target = queue.config.overflow or DEFAULT_OVERFLOW
         self._record(caller, "arrival", reason, "sent_elsewhere", (), (), at)
-        out.append(SendElsewhere(caller.call, target, reason))
+        out.append(SendElsewhere(caller.call, target, reason, queue.id))
         waited = _seconds(caller.enqueued_at, at)
         out.append(CallerOutcome(caller.call, queue.id, "overflowed", waited, None, at))
         self._book.finish(caller.call, self._tick)
@@ -574,7 +599,7 @@ class Acd:
         self._cancel_caller_timers(caller.call, out)
         if target is not None:
             self._record(caller, reason, reason, "sent_elsewhere", (), (), at)
-            out.append(SendElsewhere(caller.call, target, reason))
+            out.append(SendElsewhere(caller.call, target, reason, queue.id))
         waited = _seconds(caller.enqueued_at, at)
         out.append(CallerOutcome(caller.call, queue.id, outcome, waited, None, at))
         self._book.finish(caller.call, self._tick)

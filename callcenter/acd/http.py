@@ -27,21 +27,10 @@ from callcenter.acd.schemas import agent_json, queue_json
 from callcenter.acd.service import AcdService
 from callcenter.acd.settings import QueueSettings
 from callcenter.errors import BadRequest
+from callcenter.web.params import json_object
 
 ACD_KEY = web.AppKey("acd", AcdService)
 REASON_MAX = 64
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
 
 
 def _reason(body: dict[str, Any], default: str) -> str:
@@ -80,7 +69,7 @@ async def agent_action(request: web.Request) -> web.Response:
     if make is None:
         raise BadRequest(f"unknown action; one of {', '.join(ACTIONS)}")
     acd.core.agent(agent)  # 404 for an unknown agent
-    await acd.apply(make(agent, await _body(request), acd.now()))
+    await acd.apply(make(agent, await json_object(request), acd.now()))
     return web.json_response(agent_json(acd.core.agent(agent)))
 
 
@@ -99,7 +88,7 @@ async def patch_queue(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
     queue_id = request.match_info["queue"]
     current = acd.core.queue_config(queue_id)
-    changes = await _body(request)
+    changes = await json_object(request)
     try:
         merged = QueueSettings.model_validate({**_settings_of(current), **changes})
     except ValidationError as exc:

@@ -124,6 +124,21 @@ class CallerArrived:
     skills: dict[str, int]
     enqueued_at: datetime  # original enqueue time (kept across engine restarts)
     at: datetime
+    offers_made: int = 0  # offers an earlier engine made for this call: numbering goes on
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOnCall:
+    """The PBX shows ``agent`` already connected to ``call`` (found at an engine restart):
+    the agent is talking until the call ends, then wraps up as after any call. The core
+    reports the call answered again (the new engine's ledger has not heard it)."""
+
+    agent: AgentId
+    call: CallId
+    queue: QueueId
+    enqueued_at: datetime
+    answered_at: datetime
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +200,7 @@ AcdEvent = (
     | AgentUnpause
     | AgentPauseAfterCall
     | AgentEndWrapUp
+    | AgentOnCall
     | CallerArrived
     | CallerLeft
     | CallerPressedKey
@@ -234,6 +250,7 @@ class SendElsewhere:
     call: CallId
     target: OverflowTarget
     reason: str  # max_wait, max_length, no_agents, estimated_wait, exit_key
+    queue: QueueId  # the queue the caller leaves
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,4 +323,8 @@ class CallControl(Protocol):
 
     async def waiting_callers(self) -> list[CallerArrived]:
         """Callers waiting in the PBX now, with their original enqueue time, oldest first."""
+        ...
+
+    async def agents_on_call(self) -> list[AgentOnCall]:
+        """Agents the PBX shows connected to a caller that nobody tracks yet (a restart)."""
         ...

@@ -20,6 +20,7 @@ from callcenter.acd.core import AgentView, QueueView
 from callcenter.acd.model import (
     AcdCommand,
     AcdEvent,
+    AgentOnCall,
     AgentStateChanged,
     Announce,
     CallControl,
@@ -40,6 +41,9 @@ from callcenter.clock import Clock
 from callcenter.errors import CallcenterError
 
 log = logging.getLogger(__name__)
+
+Published = AgentStateChanged | CallerOutcome | SendElsewhere
+"""What the service tells the rest of the engine: state changes, outcomes, where callers go."""
 
 
 class AcdCore(Protocol):
@@ -66,7 +70,7 @@ class AcdService:
         core: AcdCore,
         control: CallControl,
         clock: Clock,
-        publish: Callable[[AgentStateChanged | CallerOutcome], None],
+        publish: Callable[[Published], None],
         channel_of: Callable[[str], str | None],
     ) -> None:
         self.core = core
@@ -82,6 +86,10 @@ class AcdService:
     async def control_waiting_callers(self) -> list[CallerArrived]:
         """Callers waiting in the PBX (re-adoption after a restart or reconnect)."""
         return await self._control.waiting_callers()
+
+    async def control_agents_on_call(self) -> list[AgentOnCall]:
+        """Agents connected to callers in the PBX that the core does not know (a restart)."""
+        return await self._control.agents_on_call()
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -150,6 +158,7 @@ class AcdService:
             case Announce():
                 self._request(self._announce(command))
             case SendElsewhere():
+                self._publish(command)
                 self._request(self._send_elsewhere(command))
 
     def _start_timer(self, command: StartTimer) -> None:

@@ -114,3 +114,28 @@ agent_sessions = Table(
     Column("pause_reason", String(REASON_LENGTH), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+NOTE_LENGTH = 500
+KEY_LENGTH = 2 * LINKEDID_LENGTH
+
+# Callers to call back. ``key`` (the call and where the request came from) is unique, so a
+# request written twice (a retry after a storage fault) is one task.
+callback_tasks = Table(
+    "callback_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(KEY_LENGTH), nullable=False, unique=True),
+    Column("number", String(CALLER_LENGTH), nullable=False),
+    Column("name", String(CALLER_LENGTH), nullable=False),
+    Column("call", String(LINKEDID_LENGTH), nullable=False),
+    Column("queue", String(AGENT_LENGTH), nullable=False),
+    Column("source", String(AGENT_LENGTH), nullable=False),
+    Column("note", String(NOTE_LENGTH), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("status", String(OUTCOME_LENGTH), nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    Column("done_by", String(AGENT_LENGTH), nullable=False),
+    Column("outcome_note", String(NOTE_LENGTH), nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_callback_tasks_status", callback_tasks.c.status, callback_tasks.c.id)

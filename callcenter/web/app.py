@@ -9,6 +9,8 @@ from aiohttp import web
 
 from callcenter.acd import http as acd_http
 from callcenter.acd.service import AcdService
+from callcenter.callbacks import http as callbacks_http
+from callcenter.callbacks.service import CallbackService
 from callcenter.calls import http as calls_http
 from callcenter.calls.service import CallLedgerService
 from callcenter.errors import CallcenterError
@@ -34,7 +36,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 def build_web_app(
-    tokens: Sequence[str], ledger: CallLedgerService, acd: AcdService, checks: list[Check]
+    tokens: Sequence[str],
+    ledger: CallLedgerService,
+    acd: AcdService,
+    callbacks: CallbackService,
+    checks: list[Check],
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens)],
@@ -43,8 +49,10 @@ def build_web_app(
     app[CHECKS_KEY] = checks
     app[calls_http.LEDGER_KEY] = ledger
     app[acd_http.ACD_KEY] = acd
+    app[callbacks_http.CALLBACKS_KEY] = callbacks
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     calls_http.add_routes(app)
     acd_http.add_routes(app)
+    callbacks_http.add_routes(app)
     return app

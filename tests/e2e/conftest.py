@@ -87,5 +87,16 @@ async def running_engine(settings: Settings) -> AsyncIterator[RunningEngine]:
 
 
 @pytest.fixture
+async def engine(
+    asterisk: Asterisk, sqlite_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningEngine]:
+    """The engine on the real Asterisk with the ``acd`` section given by indirect
+    parametrisation (``@pytest.mark.parametrize("engine", [CONFIG], indirect=True)``)."""
+    settings = engine_settings(asterisk, sqlite_url, 5038, acd=request.param)
+    async with running_engine(settings) as running:
+        yield running
+
+
+@pytest.fixture
 async def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from callcenter.asterisk.ami import AmiClient
 from callcenter.clock import SystemClock
 from callcenter.settings import AmiSettings
+
+RECEIVED = "_received"
+"""Key added to every recorded event: when the observer received it (``time.time()``)."""
 
 
 class AmiObserver:
@@ -18,7 +22,7 @@ class AmiObserver:
         self._changed = asyncio.Event()
 
     def record(self, message: Any) -> None:
-        self.events.append({str(k): v for k, v in message.items()})
+        self.events.append({**{str(k): v for k, v in message.items()}, RECEIVED: time.time()})
         self._changed.set()
 
     def matching(self, **fields: str) -> list[dict[str, Any]]:

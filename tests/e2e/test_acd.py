@@ -8,16 +8,16 @@ port 5070 whose log says which agent was offered, when, and who answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 
+from tests.e2e.acd_helpers import bridged_agents, invited, log_in
 from tests.e2e.api import closed_calls, get, post, request
 from tests.e2e.conftest import RunningEngine, engine_settings, running_engine
 from tests.e2e.harness import Asterisk
-from tests.e2e.observer import AmiObserver, observing
-from tests.e2e.phones import AgentPhones, agent_phones, all_finished, call_in
+from tests.e2e.observer import observing
+from tests.e2e.phones import agent_phones, all_finished, call_in
 
 pytestmark = pytest.mark.e2e
 
@@ -29,33 +29,6 @@ def acd_config(strategy: str, **queue: Any) -> dict[str, Any]:
         "queues": {"q1": {"strategy": strategy, "ring_timeout": 3, **queue}},
         "agents": {agent: {"queues": {"q1": 1}} for agent in AGENTS},
     }
-
-
-async def log_in(running: RunningEngine, agents: Sequence[str]) -> None:
-    for agent in agents:
-        assert (await post(running, f"/api/v1/agents/{agent}/login"))["state"] == "ready"
-
-
-def invited(phones: AgentPhones) -> list[str]:
-    return [e.agent for e in phones.events if e.kind == "invite"]
-
-
-def bridged_agents(observer: AmiObserver) -> set[str]:
-    """Agents whose leg entered a bridge (agent legs are named PJSIP/agentNNNN-...)."""
-    return {
-        e["Channel"].split("/")[1].split("-")[0]
-        for e in observer.matching(Event="BridgeEnter")
-        if e.get("Channel", "").startswith("PJSIP/agent")
-    }
-
-
-@pytest.fixture
-async def engine(
-    asterisk: Asterisk, sqlite_url: str, request: pytest.FixtureRequest
-) -> AsyncIterator[RunningEngine]:
-    settings = engine_settings(asterisk, sqlite_url, 5038, acd=request.param)
-    async with running_engine(settings) as running:
-        yield running
 
 
 @pytest.mark.parametrize("engine", [acd_config("hunting")], indirect=True)

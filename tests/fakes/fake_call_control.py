@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from callcenter.acd.model import (
     AgentId,
+    AgentOnCall,
     CallControl,
     CallerArrived,
     CallId,
@@ -68,6 +69,7 @@ class FakeCallControl:
     requests: list[Request] = field(default_factory=list)
     failures: dict[str, Exception] = field(default_factory=dict)
     waiting: list[CallerArrived] = field(default_factory=list)
+    on_call: list[AgentOnCall] = field(default_factory=list)
     gate: asyncio.Event | None = None
 
     def fail(self, method: str, error: Exception | None = None) -> None:
@@ -106,6 +108,12 @@ class FakeCallControl:
         if (error := self.failures.get("waiting_callers")) is not None:
             raise error
         return list(self.waiting)
+
+    async def agents_on_call(self) -> list[AgentOnCall]:
+        if (error := self.failures.get("agents_on_call")) is not None:
+            raise error
+        found, self.on_call = self.on_call, []
+        return found
 
     async def _record(self, method: str, request: Request) -> None:
         self.requests.append(request)

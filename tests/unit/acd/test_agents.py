@@ -42,6 +42,8 @@ EXPECTED = {
     (S.RINGING, E.RING_END): S.READY,
     (S.TALKING, E.HANG_UP): S.WRAP_UP,
     (S.WRAP_UP, E.END_WRAP_UP): S.READY,
+    (S.READY, E.ADOPT): S.TALKING,
+    (S.PAUSED, E.ADOPT): S.TALKING,
 }
 ILLEGAL = [pair for pair in itertools.product(S, E) if pair not in EXPECTED]
 

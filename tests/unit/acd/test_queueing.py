@@ -35,7 +35,7 @@ def test_max_wait_times_out_to_the_overflow_target() -> None:
     d.arrive("c1")
     assert d.advance(59) == []
     out = d.advance(1)
-    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "max_wait")]
+    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "max_wait", "q")]
     assert outcome(out) == ("c1", "timeout", 60.0, None)
     assert d.acd.queue("q", d.t).waiting == ()
 
@@ -57,7 +57,7 @@ def test_max_length_refuses_at_arrival() -> None:
     d = Driver([QueueConfig("q", max_length=1, overflow=CALLBACK)], agents("a1"))
     assert only(d.arrive("c1"), CallerOutcome) == []
     out = d.arrive("c2")
-    assert only(out, SendElsewhere) == [SendElsewhere("c2", CALLBACK, "max_length")]
+    assert only(out, SendElsewhere) == [SendElsewhere("c2", CALLBACK, "max_length", "q")]
     assert outcome(out) == ("c2", "overflowed", 0.0, None)
     assert [w.call for w in d.acd.queue("q", d.t).waiting] == ["c1"]
 
@@ -66,7 +66,7 @@ def test_nobody_logged_in_overflows_under_the_overflow_policy() -> None:
     queue = QueueConfig("q", no_agents=NoAgentsPolicy.OVERFLOW, overflow=VOICEMAIL)
     d = Driver([queue], agents("a1", "a2"))
     out = d.arrive("c1")
-    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "no_agents")]
+    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "no_agents", "q")]
     assert outcome(out)[1] == "overflowed"
     d.login("a1", "a2")
     d.send(AgentPause("a1", "lunch", d.t))
@@ -105,7 +105,7 @@ def test_estimated_wait_above_the_limit_overflows() -> None:
     assert d.acd.queue("q", d.t).estimated_wait == 120.0  # AHT 120 * position 1 / 1 agent
     assert only(d.arrive("c3"), SendElsewhere) == []
     out = d.arrive("c4")  # position 2: 240 s
-    assert only(out, SendElsewhere) == [SendElsewhere("c4", VOICEMAIL, "estimated_wait")]
+    assert only(out, SendElsewhere) == [SendElsewhere("c4", VOICEMAIL, "estimated_wait", "q")]
     assert outcome(out)[1] == "overflowed"
 
 
@@ -135,7 +135,7 @@ def test_exit_key_sends_the_caller_away_and_stops_ringing() -> None:
     d.advance(4)
     out = d.send(CallerPressedKey("c1", "1", d.t))
     assert StopRinging(ring.offer, "a1") in out
-    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "exit_key")]
+    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "exit_key", "q")]
     assert outcome(out) == ("c1", "exit_key", 4.0, None)
 
 

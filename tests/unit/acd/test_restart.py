@@ -7,13 +7,18 @@ from dataclasses import replace
 
 import pytest
 
+from callcenter.acd.agents import IllegalTransition
 from callcenter.acd.core import Acd, AcdSnapshot, AgentSnapshot, UnknownQueue, WaitingSnapshot
 from callcenter.acd.model import (
+    AgentOnCall,
     AgentPause,
     AgentPauseAfterCall,
+    AgentState,
+    AgentStateChanged,
     CallerArrived,
     QueueConfig,
     RingAgent,
+    StopRinging,
 )
 from tests.unit.acd.harness import Driver, agents, at, only, rung
 
@@ -104,3 +109,49 @@ def test_restore_skips_agents_no_longer_configured_and_checks_queues_first() -> 
     with pytest.raises(UnknownQueue):
         fresh.restore(AcdSnapshot((kept,), (stray,)), at(0))
     assert fresh.agent("a1").state.value == "logged_out"
+
+
+def test_an_agent_found_talking_is_busy_until_the_call_ends_then_wraps_up() -> None:
+    d = Driver([QueueConfig("q", wrap_up=5)], agents("a1", "a2"))
+    d.login("a1", "a2")
+    d.send(AgentOnCall("a1", "old", "q", at(-30), at(-30), d.t))
+    assert d.acd.agent("a1").state is AgentState.TALKING
+    assert rung(d.arrive("c1")) == ["a2"]
+    out = d.end("old")
+    assert [(c.agent, c.state) for c in only(out, AgentStateChanged)] == [
+        ("a1", AgentState.WRAP_UP)
+    ]
+    d.advance(5)
+    assert d.acd.agent("a1").state is AgentState.READY
+
+
+def test_a_paused_agent_found_talking_goes_back_to_the_pause_after_the_call() -> None:
+    d = Driver([QueueConfig("q")], agents("a1"))
+    d.login("a1")
+    d.send(AgentPause("a1", "lunch", d.t))
+    d.send(AgentOnCall("a1", "old", "q", d.t, d.t, d.t))
+    assert d.acd.agent("a1").state is AgentState.TALKING
+    d.end("old")
+    view = d.acd.agent("a1")
+    assert (view.state, view.reason) == (AgentState.PAUSED, "lunch")
+
+
+def test_adopting_a_ringing_agent_withdraws_the_offer_and_a_logged_out_one_is_refused() -> None:
+    d = Driver([QueueConfig("q")], agents("a1", "a2", "a3"))
+    d.login("a1")
+    offer = d.offer_of("a1") if rung(d.arrive("c1")) == ["a1"] else ""
+    out = d.send(AgentOnCall("a1", "old", "q", d.t, d.t, d.t))
+    assert [s.offer for s in only(out, StopRinging)] == [offer]
+    assert d.acd.agent("a1").state is AgentState.TALKING
+    with pytest.raises(IllegalTransition):
+        d.send(AgentOnCall("a3", "other", "q", d.t, d.t, d.t))
+    assert d.acd.agent("a3").state is AgentState.LOGGED_OUT
+    d.login("a2")
+    assert rung(d.log)[-1:] == ["a2"]
+
+
+def test_offer_numbers_go_on_from_an_earlier_engine() -> None:
+    d = Driver([QueueConfig("q")], agents("a1"))
+    d.login("a1")
+    out = d.send(CallerArrived("c9", "PJSIP/c9", "q", 0, {}, d.t, d.t, offers_made=4))
+    assert [r.offer for r in only(out, RingAgent)] == ["c9-o5"]
