@@ -47,6 +47,8 @@ from callcenter.calls.model import Outcome
 from callcenter.calls.repository import SqlCallRepository
 from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
+from callcenter.customers.repository import SqlCustomerRepository
+from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
 from callcenter.ivr.agi_driver import flow_handler
 from callcenter.ivr.greeting import greeting_flow
@@ -72,6 +74,7 @@ class Engine:
         self.agent_sessions = SqlAgentSessionRepository(self.database)
         self.session_recorder = AgentSessionRecorder(self.agent_sessions)
         self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
+        self.customers = CustomerService(SqlCustomerRepository(self.database), self.clock)
         self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
         self.acd = AcdService(
             Acd(settings.acd.queue_configs(), settings.acd.agent_configs()),
@@ -88,6 +91,7 @@ class Engine:
             self.ledger,
             self.acd,
             self.callbacks,
+            self.customers,
             [
                 Check("ami", self._ami_health),
                 Check("fastagi", self._fastagi_health),

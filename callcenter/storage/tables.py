@@ -139,3 +139,44 @@ callback_tasks = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_callback_tasks_status", callback_tasks.c.status, callback_tasks.c.id)
+
+ACCOUNT_LENGTH = 32
+
+# Customer records (the part of a CRM the hotline needs); numbers in customer_phones, in
+# canonical form (callcenter.customers.model.phone_key), for look-ups by caller ID.
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(ACCOUNT_LENGTH), nullable=False, unique=True),
+    Column("name", String(CALLER_LENGTH), nullable=False),
+    Column("tier", String(ACCOUNT_LENGTH), nullable=False),
+    Column("address", String(NOTE_LENGTH), nullable=False),
+    Column("region", String(CALLER_LENGTH), nullable=False),
+    Column("products", Text, nullable=False, server_default="[]"),
+    Column("updated_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+customer_phones = Table(
+    "customer_phones",
+    metadata,
+    Column("customer_id", Integer, primary_key=True),
+    Column("phone", String(ACCOUNT_LENGTH), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+Index("ix_customer_phones_phone", customer_phones.c.phone)
+
+contact_history = Table(
+    "contact_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("kind", String(OUTCOME_LENGTH), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("ref", String(LINKEDID_LENGTH), nullable=False),
+    Column("text", String(NOTE_LENGTH), nullable=False),
+    Column("author", String(AGENT_LENGTH), nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_contact_history_customer_id", contact_history.c.customer_id, contact_history.c.at)

@@ -13,6 +13,8 @@ from callcenter.callbacks import http as callbacks_http
 from callcenter.callbacks.service import CallbackService
 from callcenter.calls import http as calls_http
 from callcenter.calls.service import CallLedgerService
+from callcenter.customers import http as customers_http
+from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
 from callcenter.web.auth import Handler, make_auth_middleware
 from callcenter.web.errors import error_response
@@ -40,6 +42,7 @@ def build_web_app(
     ledger: CallLedgerService,
     acd: AcdService,
     callbacks: CallbackService,
+    customers: CustomerService,
     checks: list[Check],
 ) -> web.Application:
     app = web.Application(
@@ -50,9 +53,11 @@ def build_web_app(
     app[calls_http.LEDGER_KEY] = ledger
     app[acd_http.ACD_KEY] = acd
     app[callbacks_http.CALLBACKS_KEY] = callbacks
+    app[customers_http.CUSTOMERS_KEY] = customers
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     calls_http.add_routes(app)
     acd_http.add_routes(app)
     callbacks_http.add_routes(app)
+    customers_http.add_routes(app)
     return app

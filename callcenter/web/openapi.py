@@ -10,6 +10,7 @@ from callcenter import __version__
 from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
+from callcenter.customers.schemas import CUSTOMER_SCHEMA
 
 _ERROR = {
     "type": "object",
@@ -45,6 +46,7 @@ def document() -> dict[str, Any]:
                 "Agent": AGENT_SCHEMA,
                 "Queue": QUEUE_SCHEMA,
                 "Callback": TASK_SCHEMA,
+                "Customer": CUSTOMER_SCHEMA,
                 "Error": _ERROR,
             },
         },
@@ -91,6 +93,7 @@ def document() -> dict[str, Any]:
             },
             **_acd_paths(),
             **_callback_paths(),
+            **_customer_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",
@@ -318,6 +321,89 @@ def _callback_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "the task", **_json(task)},
                     **_errors(400, 401, 404, 409, 503),
+                },
+            }
+        },
+    }
+
+
+def _customer_paths() -> dict[str, Any]:
+    customer = {"$ref": "#/components/schemas/Customer"}
+    found = {"200": {"description": "the customer, with recent history", **_json(customer)}}
+    return {
+        "/api/v1/customers": {
+            "get": {
+                "summary": "Find a customer by phone number (caller ID) or account number",
+                "parameters": [
+                    {"name": "phone", "in": "query", "schema": {"type": "string"}},
+                    {"name": "account", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {**found, **_errors(400, 401, 404, 503)},
+            }
+        },
+        "/api/v1/customers/import": {
+            "post": {
+                "summary": "Import customers from CSV (account,name,tier,phones,address,region,"
+                "products); bad rows are reported with their line",
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "rows imported and problems",
+                        **_json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "imported": {"type": "integer"},
+                                    "problems": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        ),
+                    },
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+        "/api/v1/customers/{customer}": {
+            "get": {
+                "summary": "One customer by id, with recent contact history",
+                "parameters": [_path_param("customer")],
+                "responses": {**found, **_errors(400, 401, 404, 503)},
+            }
+        },
+        "/api/v1/customers/by-account/{account}": {
+            "put": {
+                "summary": "Create or replace the customer with this account number",
+                "parameters": [_path_param("account")],
+                "requestBody": {"required": True, **_json(customer)},
+                "responses": {
+                    "200": {"description": "the customer", **_json(customer)},
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+        "/api/v1/customers/{customer}/notes": {
+            "post": {
+                "summary": "Add a note to the customer's contact history",
+                "parameters": [_path_param("customer")],
+                "requestBody": {
+                    "required": True,
+                    **_json(
+                        {
+                            "type": "object",
+                            "required": ["text"],
+                            "properties": {
+                                "text": {"type": "string", "maxLength": 500},
+                                "author": {"type": "string"},
+                            },
+                        }
+                    ),
+                },
+                "responses": {
+                    "201": {"description": "the note"},
+                    **_errors(400, 401, 404, 503),
                 },
             }
         },
