@@ -1,4 +1,4 @@
-"""Command line: ``callcenter serve | check-config | db upgrade | version``."""
+"""Command line: ``callcenter serve | check-config | db upgrade | ivr | version``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from callcenter import __version__
 from callcenter.errors import ConfigError
+from callcenter.ivr import cli as ivr_cli
 from callcenter.settings import Settings, load_settings
 
 DEFAULT_CONFIG = "config/hotline.yaml"
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the database migrations")
     upgrade.add_argument("--config", default=DEFAULT_CONFIG)
+    ivr_cli.add_parser(sub, DEFAULT_CONFIG)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(__version__)
         return 0
+    if args.command == "ivr":
+        return ivr_cli.run(args)
     config = args.file if args.command == "check-config" else args.config
     try:
         settings = load_settings(config)
