@@ -52,6 +52,10 @@ print('\n'.join(d['build-system']['requires'] + d['project']['dependencies']))" 
     && rm /tmp/requirements.txt
 
 COPY config/ /etc/callcenter/
+# IVR scripts and the prompt list they are validated against, relative to the working directory
+# as in the sample configuration (mount a volume on ivr/ to edit scripts while the engine runs).
+COPY ivr/ /var/lib/callcenter/ivr/
+COPY sounds/ /var/lib/callcenter/sounds/
 COPY callcenter/ /usr/src/callcenter/callcenter/
 RUN /opt/callcenter/bin/pip install --no-cache-dir --disable-pip-version-check \
         --no-deps --no-build-isolation /usr/src/callcenter \

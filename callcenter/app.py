@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -50,8 +51,9 @@ from callcenter.clock import Clock, SystemClock
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
-from callcenter.ivr.agi_driver import flow_handler
-from callcenter.ivr.greeting import greeting_flow
+from callcenter.ivr.agi_driver import IvrDriver, IvrServices
+from callcenter.ivr.http_lookup import AiohttpGetter
+from callcenter.ivr.library import ScriptLibrary, catalogue_for
 from callcenter.settings import Settings
 from callcenter.storage.db import Database
 from callcenter.telephony import AmiLinkChanged, TelephonyEvent
@@ -84,14 +86,27 @@ class Engine:
             self.acd_events.channel_of,
         )
         self._background: set[asyncio.Task[None]] = set()
-        hotline = flow_handler(lambda: greeting_flow(settings.hotline), self.ledger)
-        self.fastagi = FastAgiServer(settings.fastagi, {"hotline": hotline})
+        ivr = settings.ivr
+        catalogue = catalogue_for(frozenset(settings.acd.queues), Path(ivr.sounds), ivr)
+        self.scripts = ScriptLibrary(ivr, catalogue, self.clock)
+        self.http_lookups = AiohttpGetter()
+        services = IvrServices(
+            reports=self.ledger,
+            customers=self.customers,
+            callbacks=self.callbacks,
+            http=self.http_lookups,
+            clock=self.clock,
+            transfer_numbers=frozenset(ivr.transfer_numbers),
+            http_timeout_max=ivr.http_timeout_max,
+        )
+        self.fastagi = FastAgiServer(settings.fastagi, IvrDriver(self.scripts, services).handlers())
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
             self.acd,
             self.callbacks,
             self.customers,
+            self.scripts,
             [
                 Check("ami", self._ami_health),
                 Check("fastagi", self._fastagi_health),
@@ -173,6 +188,7 @@ class Engine:
 
     async def run(self) -> None:
         """Run until cancelled; every child task runs under one TaskGroup."""
+        self.scripts.load_all()
         await self.database.migrate()
         await self._restore_agents()
         runner = web.AppRunner(self.web, access_log=None)
@@ -191,6 +207,7 @@ class Engine:
                 group.create_task(self.ledger.run(), name="ledger")
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
                 group.create_task(self.callbacks.run(), name="callbacks")
+                group.create_task(self.scripts.watch(), name="ivr-scripts")
                 group.create_task(self.acd.run(), name="acd")
                 group.create_task(self.ami.run(), name="ami")
                 self.started.set()
@@ -199,6 +216,7 @@ class Engine:
             for task in self._background:
                 task.cancel()
             await self.fastagi.stop()
+            await self.http_lookups.close()
             await runner.cleanup()
             await self.database.close()
 

@@ -48,8 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration invalid:\n{exc}", file=sys.stderr)
         return 2
     if args.command == "check-config":
-        print(f"{config}: ok")
-        return 0
+        return _check_scripts(settings, config)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -57,6 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         return asyncio.run(_upgrade(settings))
     return asyncio.run(_serve(settings))
+
+
+def _check_scripts(settings: Settings, config: str) -> int:
+    """The configuration is valid; so must be every IVR entry's script."""
+    problems = ivr_cli.check_entries(settings)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 2
+    print(f"{config}: ok")
+    return 0
 
 
 async def _upgrade(settings: Settings) -> int:
@@ -76,8 +86,12 @@ async def _serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         if task is not None:
             loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await engine.run()
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine.run()
+    except ConfigError as exc:
+        print(f"configuration invalid:\n{exc}", file=sys.stderr)
+        return 2
     logging.getLogger(__name__).info("engine stopped")
     return 0
 

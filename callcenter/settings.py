@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from callcenter.acd.settings import AcdSettings
 from callcenter.errors import ConfigError, ConfigProblem
+from callcenter.ivr.settings import IvrSettings
 from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
 ENV_PREFIX = "CALLCENTER__"
@@ -79,20 +80,12 @@ class HttpSettings(_Section):
         return value
 
 
-class HotlineSettings(_Section):
-    """The entry point the dialplan hands calls to (``agi://.../hotline``)."""
-
-    greeting: str = "callcenter/en/welcome"
-    goodbye: str = "callcenter/en/goodbye"
-    digit_timeout: Seconds = 5.0
-
-
 class Settings(_Section):
     ami: AmiSettings
     fastagi: FastAgiSettings = FastAgiSettings()
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings
-    hotline: HotlineSettings = HotlineSettings()
+    ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -338,6 +338,11 @@ def say_number(number: int, escape_digits: str = "") -> AgiCommand:
     return command("SAY NUMBER", number, _escape_digits(escape_digits))
 
 
+def say_date(epoch: int, escape_digits: str = "") -> AgiCommand:
+    """Say the date of ``epoch`` (seconds) in the channel's language."""
+    return command("SAY DATE", epoch, _escape_digits(escape_digits))
+
+
 def set_variable(name: str, value: str) -> AgiCommand:
     return command("SET VARIABLE", _variable_name(name), value)
 

@@ -226,6 +226,10 @@ class AgiSession:
         result = await self._expect_success(proto.say_number(number, escape_digits))
         return proto.dtmf_digit(_int(result))
 
+    async def say_date(self, epoch: int, escape_digits: str = "") -> str | None:
+        result = await self._expect_success(proto.say_date(epoch, escape_digits))
+        return proto.dtmf_digit(_int(result))
+
     async def set_variable(self, name: str, value: str) -> None:
         await self._expect_success(proto.set_variable(name, value))
 

@@ -40,6 +40,7 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     OVERFLOWED = "overflowed"
     EXIT_KEY = "exit_key"
+    TRANSFERRED = "transferred"
     ENGINE_UNAVAILABLE = "engine_unavailable"
     FAILED = "failed"
     LOST = "lost"

@@ -16,6 +16,8 @@ from callcenter.calls.service import CallLedgerService
 from callcenter.customers import http as customers_http
 from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
+from callcenter.ivr import http as ivr_http
+from callcenter.ivr.library import ScriptLibrary
 from callcenter.web.auth import Handler, make_auth_middleware
 from callcenter.web.errors import error_response
 from callcenter.web.health import CHECKS_KEY, Check, health
@@ -43,6 +45,7 @@ def build_web_app(
     acd: AcdService,
     callbacks: CallbackService,
     customers: CustomerService,
+    scripts: ScriptLibrary,
     checks: list[Check],
 ) -> web.Application:
     app = web.Application(
@@ -54,10 +57,12 @@ def build_web_app(
     app[acd_http.ACD_KEY] = acd
     app[callbacks_http.CALLBACKS_KEY] = callbacks
     app[customers_http.CUSTOMERS_KEY] = customers
+    app[ivr_http.SCRIPTS_KEY] = scripts
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     calls_http.add_routes(app)
     acd_http.add_routes(app)
     callbacks_http.add_routes(app)
     customers_http.add_routes(app)
+    ivr_http.add_routes(app)
     return app

@@ -94,6 +94,7 @@ def document() -> dict[str, Any]:
             **_acd_paths(),
             **_callback_paths(),
             **_customer_paths(),
+            **_ivr_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",
@@ -404,6 +405,66 @@ def _customer_paths() -> dict[str, Any]:
                 "responses": {
                     "201": {"description": "the note"},
                     **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+    }
+
+
+def _ivr_paths() -> dict[str, Any]:
+    entry = {
+        "type": "object",
+        "properties": {
+            "entry": {"type": "string"},
+            "version": {"type": ["integer", "null"], "description": "the version new calls get"},
+            "digest": {"type": ["string", "null"]},
+            "published_at": {"type": ["string", "null"], "format": "date-time"},
+            "versions": {"type": "array", "items": {"type": "integer"}},
+            "refused": {
+                "type": ["object", "null"],
+                "description": "the file's last edit, refused (file:line:col problems)",
+            },
+        },
+    }
+    return {
+        "/api/v1/ivr": {
+            "get": {
+                "summary": "IVR entry points: the script version running, a refused edit",
+                "responses": {
+                    "200": {
+                        "description": "entries",
+                        **_json(
+                            {
+                                "type": "object",
+                                "properties": {"entries": {"type": "array", "items": entry}},
+                            }
+                        ),
+                    },
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/v1/ivr/{entry}": {
+            "get": {
+                "summary": "One IVR entry point",
+                "parameters": [_path_param("entry")],
+                "responses": {
+                    "200": {"description": "the entry", **_json(entry)},
+                    **_errors(401, 404),
+                },
+            }
+        },
+        "/api/v1/ivr/{entry}/rollback": {
+            "post": {
+                "summary": "Put a stored version back in the script file (default: the previous)",
+                "parameters": [_path_param("entry")],
+                "requestBody": {
+                    "required": False,
+                    **_json({"type": "object", "properties": {"version": {"type": "integer"}}}),
+                },
+                "responses": {
+                    "200": {"description": "the entry after the roll-back", **_json(entry)},
+                    **_errors(400, 401, 404),
                 },
             }
         },

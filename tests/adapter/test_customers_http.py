@@ -25,7 +25,13 @@ CSV = "account,name,tier,phones\nA100,王先生,vip,+86 138 0013 8000\nA101,,sta
 async def server(database: Database) -> AsyncIterator[TestServer]:
     service = CustomerService(SqlCustomerRepository(database), FixedClock(datetime.now(UTC)))
     app = build_web_app(
-        [TOKEN], sentinel.ledger, sentinel.acd, sentinel.callbacks, service, checks=[]
+        [TOKEN],
+        sentinel.ledger,
+        sentinel.acd,
+        sentinel.callbacks,
+        service,
+        sentinel.scripts,
+        checks=[],
     )
     running = TestServer(app)
     await running.start_server()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,19 @@ from typing import Any
 import pytest
 
 from callcenter.app import Engine
+from callcenter.clock import Clock
 from callcenter.settings import Settings
 from tests.e2e.harness import Asterisk
 from tests.e2e.tcp_proxy import TcpProxy
 
 API_TOKEN = secrets.token_hex(16)
+GREETING = Path(__file__).parent / "ivr" / "greeting.yaml"
+"""The tests' hotline script: greeting, one key, goodbye (no queue, so any ACD config fits)."""
+
+
+def GREETED(key: str) -> list[str]:
+    """The stored path of a call through the greeting script that ended with ``key``."""
+    return ["script:hotline:1", "greeting", key, "bye"]
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +66,10 @@ def engine_settings(asterisk: Asterisk, database_url: str, ami_port: int, **extr
             "fastagi": {"port": 4573},
             "http": {"port": 0, "api_tokens": [API_TOKEN]},
             "database": {"url": database_url},
+            "ivr": {
+                "entries": {"hotline": {"script": str(GREETING)}},
+                "versions": tempfile.mkdtemp(prefix="ivr-versions-"),
+            },
             **extra,
         }
     )
@@ -73,8 +86,10 @@ class RunningEngine:
 
 
 @contextlib.asynccontextmanager
-async def running_engine(settings: Settings) -> AsyncIterator[RunningEngine]:
-    engine = Engine(settings)
+async def running_engine(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[RunningEngine]:
+    engine = Engine(settings, clock)
     task = asyncio.create_task(engine.run())
     try:
         await asyncio.wait_for(engine.started.wait(), 30)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.e2e.api import api, closed_calls
-from tests.e2e.conftest import engine_settings, running_engine
+from tests.e2e.conftest import GREETED, engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 from tests.e2e.observer import AmiObserver, observing
 from tests.e2e.tcp_proxy import TcpProxy
@@ -25,7 +25,7 @@ async def test_dtmf_reaches_the_engine_and_the_ledger_has_the_outcome(
         assert code == 0, output
         (call,) = await closed_calls(running, 1)
     assert call["outcome"] == "completed_in_ivr"
-    assert call["path"] == ["greeting", "key:1"]
+    assert call["path"] == GREETED("key:1")
     assert call["exten"] == "4000" and call["answered_at"] and call["ended_at"]
     assert call["started_at"] <= call["answered_at"] <= call["ended_at"]
 
@@ -119,7 +119,7 @@ async def test_ami_cut_and_half_open_link_are_survived(
     assert ami.stats.reconnects >= 2
     assert status == 200, health
     # The call spanned both outages: one row, one outcome, from the IVR's own report.
-    assert row["outcome"] == "completed_in_ivr" and row["path"] == ["greeting", "key:none"]
+    assert row["outcome"] == "completed_in_ivr" and row["path"] == GREETED("key:timeout")
 
 
 async def test_call_that_ends_while_the_engine_is_away_is_closed_at_resync(

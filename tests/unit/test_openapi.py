@@ -9,7 +9,15 @@ from callcenter.web.openapi import document
 
 
 def test_every_route_is_documented() -> None:
-    app = build_web_app(["x" * 16], sentinel.ledger, sentinel.acd, sentinel.callbacks, sentinel.customers, [])
+    app = build_web_app(
+        ["x" * 16],
+        sentinel.ledger,
+        sentinel.acd,
+        sentinel.callbacks,
+        sentinel.customers,
+        sentinel.scripts,
+        [],
+    )
     served = {
         (resource.canonical, route.method.lower())
         for resource in app.router.resources()
