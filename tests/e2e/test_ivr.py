@@ -164,16 +164,18 @@ async def test_a_saved_script_is_live_within_two_seconds_and_calls_inside_keep_t
     shutil.copy(GREETING, script)
     settings = hotline_settings(asterisk, sqlite_url, tmp_path, script)
     async with running_engine(settings) as engine:
-        # a first call, silent: it stays in the greeting (5 s of waiting) during the edit
-        inside = menu_caller(asterisk, [(4_000, "1")], tmp_path, wait_ms=20_000)
-        await asyncio.sleep(1.0)
+        # three calls inside the greeting (they press a key only at 5 s) during the edit
+        inside = [
+            menu_caller(asterisk, [(5_000 + i, "1")], tmp_path, wait_ms=20_000) for i in range(3)
+        ]
+        await asyncio.sleep(1.5)
         saved = await _edit(script, _greeting("goodbye"))
         while (await get(engine, "/api/v1/ivr/hotline"))["version"] != 2:
             assert time.monotonic() - saved < 2.0, "the edit was not live within 2 s"
             await asyncio.sleep(0.05)
         live_after = time.monotonic() - saved
         later = menu_caller(asterisk, [(1_500, "2")], tmp_path, wait_ms=20_000)
-        await all_finished(inside, later)
+        await all_finished(*inside, later)
         # an invalid edit: refused with its position, reported, version 2 keeps running
         await _edit(script, _greeting("no_such_prompt"))
         for _ in range(60):
@@ -193,12 +195,11 @@ async def test_a_saved_script_is_live_within_two_seconds_and_calls_inside_keep_t
         assert script.read_text() == GREETING.read_text()
         status, body = await request(engine, "POST", "/api/v1/ivr/hotline/rollback", {"version": 9})
         assert status == 404, body
-        calls = await closed_calls(engine, 3)
-    paths = {c["path"][0]: c for c in calls}
+        calls = await closed_calls(engine, 5)
     by_start = sorted(calls, key=lambda c: c["started_at"])
-    assert [c["path"][0] for c in by_start] == [
-        "script:hotline:1",  # inside during the edit: kept its version
-        "script:hotline:2",
-        "script:hotline:2",  # the refused edit changed nothing
-    ], paths
+    assert [(c["path"][0], c["path"][-2:]) for c in by_start] == [
+        *[("script:hotline:1", ["key:1", "bye"])] * 3,  # inside during the edit: kept v1
+        ("script:hotline:2", ["key:2", "bye"]),  # the next call: the new version
+        ("script:hotline:2", ["key:3", "bye"]),  # the refused edit changed nothing
+    ], by_start
     print(f"ivr_edit_live_after_s={live_after:.2f}")
