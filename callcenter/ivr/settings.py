@@ -28,6 +28,10 @@ class IvrSettings(_Model):
         default_factory=lambda: {"hotline": EntrySettings(script="ivr/hotline.yaml")}
     )
     sounds: str = "sounds"  # prompts: <sounds>/<language>/<name>.wav
+    # Where Asterisk reads the callcenter/ prompts on this host (its sounds directory's
+    # callcenter/); uploaded and recorded prompts are written there too, and recordings by
+    # phone are read from its parent. None: Asterisk gets prompts only when they are copied.
+    asterisk_sounds: str | None = None
     versions: str = "var/ivr-versions"  # every published version, for roll-back
     reload_interval: Annotated[float, Field(gt=0, le=2)] = 0.5
     transfer_numbers: list[str] = Field(default_factory=list)  # outside numbers allowed

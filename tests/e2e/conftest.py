@@ -52,6 +52,13 @@ async def ami_proxy() -> AsyncIterator[TcpProxy]:
         await proxy.stop()
 
 
+def asterisk_prompts(asterisk: Asterisk) -> Path:
+    """Asterisk's ``callcenter/`` prompts on this host: the root's sounds directory (see
+    scripts/asterisk, ROOT and SOUNDS), where uploaded and recorded prompts go too."""
+    root = asterisk.env.get("CALLCENTER_ASTERISK_ROOT", "/var/cache/callcenter/asterisk-root")
+    return Path(root) / "usr/share/asterisk/sounds/callcenter"
+
+
 def engine_settings(asterisk: Asterisk, database_url: str, ami_port: int, **extra: Any) -> Settings:
     return Settings.model_validate(
         {
@@ -69,6 +76,7 @@ def engine_settings(asterisk: Asterisk, database_url: str, ami_port: int, **extr
             "ivr": {
                 "entries": {"hotline": {"script": str(GREETING)}},
                 "versions": tempfile.mkdtemp(prefix="ivr-versions-"),
+                "asterisk_sounds": str(asterisk_prompts(asterisk)),
             },
             **extra,
         }
