@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from callcenter.acd.model import (
     AcdEvent,
     AgentLogin,
     AgentPause,
+    AgentState,
     AgentStateChanged,
     CallerArrived,
     CallerOutcome,
@@ -50,11 +53,20 @@ from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
-from callcenter.errors import CallcenterError
+from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
 from callcenter.ivr.agi_driver import IvrDriver, IvrServices
 from callcenter.ivr.http_lookup import AiohttpGetter
 from callcenter.ivr.library import ScriptLibrary, catalogue_for
+from callcenter.prompts.audio import SoxConverter
+from callcenter.prompts.model import RecordingCodes
+from callcenter.prompts.recorder import AGI_PATH as PROMPT_RECORDER_PATH
+from callcenter.prompts.recorder import PromptRecorder
+from callcenter.prompts.repository import PromptStore
+from callcenter.prompts.service import PromptService, used_by_scripts
 from callcenter.settings import Settings
+from callcenter.stats.kpi import KpiSettings
+from callcenter.stats.repository import SqlStatsRepository
+from callcenter.stats.service import StatsService
 from callcenter.storage.db import Database
 from callcenter.telephony import AmiLinkChanged, TelephonyEvent
 from callcenter.web.app import build_web_app
@@ -85,6 +97,11 @@ class Engine:
             self._on_acd_outcome,
             self.acd_events.channel_of,
         )
+        self.stats_log = SqlStatsRepository(self.database)
+        self.stats = StatsService(
+            self.stats_log, self.clock, settings.stats, _kpi(settings), self._live_state
+        )
+        self.ledger.on_closed(self.stats.submit)
         self._background: set[asyncio.Task[None]] = set()
         ivr = settings.ivr
         catalogue = catalogue_for(frozenset(settings.acd.queues), Path(ivr.sounds), ivr)
@@ -99,7 +116,21 @@ class Engine:
             transfer_numbers=frozenset(ivr.transfer_numbers),
             http_timeout_max=ivr.http_timeout_max,
         )
-        self.fastagi = FastAgiServer(settings.fastagi, IvrDriver(self.scripts, services).handlers())
+        # Prompts: uploads and recordings by phone go into ivr.sounds and Asterisk's copy.
+        asterisk_sounds = Path(ivr.asterisk_sounds) if ivr.asterisk_sounds else None
+        self.prompts = PromptService(
+            PromptStore(Path(ivr.sounds), asterisk_sounds),
+            SoxConverter(),
+            RecordingCodes(),
+            self.clock,
+            used_by_scripts(self.scripts),
+        )
+        agi_routes = IvrDriver(self.scripts, services).handlers()
+        if PROMPT_RECORDER_PATH in agi_routes:
+            problem = ConfigProblem(f"ivr.entries.{PROMPT_RECORDER_PATH}", "name reserved")
+            raise ConfigError("ivr", [problem])
+        agi_routes[PROMPT_RECORDER_PATH] = PromptRecorder(self.prompts).handle
+        self.fastagi = FastAgiServer(settings.fastagi, agi_routes)
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
@@ -112,6 +143,9 @@ class Engine:
                 Check("fastagi", self._fastagi_health),
                 Check("database", self._database_health),
             ],
+            prompts=self.prompts,
+            stats=(self.stats, self.stats_log),
+            ws_origins=settings.http.websocket_origins,
         )
         self.http_port: int | None = None
         self.started = asyncio.Event()
@@ -138,12 +172,38 @@ class Engine:
             self.ledger.report_outcome(event.call, Outcome.ABANDONED)
         self.acd.submit(event)
 
+    def _live_state(self, now: datetime) -> dict[str, Any]:
+        """Callers waiting and agents by state, per queue and overall, for live statistics."""
+        views = self.acd.core.queues(now)
+        queues: dict[str, dict[str, Any]] = {
+            q.id: {
+                "waiting": len(q.waiting),
+                "longest_wait": round(q.longest_wait, 3),
+                "estimated_wait": q.estimated_wait,
+                "agents_by_state": dict(q.agents_by_state),
+                "paused_by_reason": dict(q.paused_by_reason),
+            }
+            for q in views
+        }
+        agents = self.acd.core.agents()
+        by_state = Counter(a.state.value for a in agents)
+        paused = Counter(a.reason for a in agents if a.state is AgentState.PAUSED)
+        return {
+            "queues": queues,
+            "waiting": sum(len(q.waiting) for q in views),
+            "longest_wait": round(max((q.longest_wait for q in views), default=0.0), 3),
+            "agents_by_state": {state.value: by_state[state.value] for state in AgentState},
+            "paused_by_reason": dict(paused),
+        }
+
     def _on_acd_outcome(self, event: Published) -> None:
         match event:
             case AgentStateChanged():
                 self.session_recorder.record(event)
+                self.stats.submit(event)
             case CallerOutcome():
                 self.ledger.report_outcome(event.call, Outcome(event.outcome))
+                self.stats.submit(event)
             case SendElsewhere(target=OverflowTarget(kind=OverflowKind.CALLBACK)):
                 number, name = self.acd_events.legs.caller_id(event.call)
                 self.callbacks.request(
@@ -190,6 +250,7 @@ class Engine:
         """Run until cancelled; every child task runs under one TaskGroup."""
         self.scripts.load_all()
         await self.database.migrate()
+        await self.stats.load_today()
         await self._restore_agents()
         runner = web.AppRunner(self.web, access_log=None)
         await runner.setup()
@@ -208,6 +269,7 @@ class Engine:
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
                 group.create_task(self.callbacks.run(), name="callbacks")
                 group.create_task(self.scripts.watch(), name="ivr-scripts")
+                group.create_task(self.stats.run(), name="stats")
                 group.create_task(self.acd.run(), name="acd")
                 group.create_task(self.ami.run(), name="ami")
                 self.started.set()
@@ -219,6 +281,18 @@ class Engine:
             await self.http_lookups.close()
             await runner.cleanup()
             await self.database.close()
+
+
+def _kpi(settings: Settings) -> KpiSettings:
+    """The KPI choices: the stats section, each queue's own service-level threshold."""
+    return KpiSettings(
+        service_level_seconds=20.0,
+        service_level_variant=settings.stats.service_level_variant,
+        short_abandon_seconds=settings.stats.short_abandon_seconds,
+        queue_service_level_seconds={
+            name: queue.service_level_seconds for name, queue in settings.acd.queues.items()
+        },
+    )
 
 
 def _bound_port(site: web.TCPSite) -> int | None:

@@ -99,6 +99,12 @@ class Unauthorized(CallcenterError):
     code = "unauthorized"
 
 
+class Forbidden(CallcenterError):
+    """Authenticated, but not allowed (another agent's data, a foreign websocket origin)."""
+
+    code = "forbidden"
+
+
 class BadRequest(CallcenterError):
     code = "bad_request"
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from callcenter.acd.settings import AcdSettings
 from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.ivr.settings import IvrSettings
+from callcenter.stats.settings import StatsSettings
 from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
 ENV_PREFIX = "CALLCENTER__"
@@ -71,6 +72,7 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: ListenPort = 8080
     api_tokens: Annotated[list[SecretStr], Field(min_length=1)]
+    websocket_origins: list[str] = Field(default_factory=list)  # beyond the server's own
 
     @field_validator("api_tokens")
     @classmethod
@@ -86,6 +88,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings
     ivr: IvrSettings = IvrSettings()
+    stats: StatsSettings = StatsSettings()
     acd: AcdSettings = AcdSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

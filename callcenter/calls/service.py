@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from callcenter.calls.model import (
@@ -60,7 +61,12 @@ class CallLedgerService:
         self._backlog: deque[LedgerCommand] = deque()
         self._retry_min = retry_min
         self._retry_max = retry_max
+        self._closed_listeners: list[Callable[[CallRecord], None]] = []
         self.stats = LedgerStats()
+
+    def on_closed(self, listener: Callable[[CallRecord], None]) -> None:
+        """``listener`` gets each call's row once it is closed (statistics); it must not block."""
+        self._closed_listeners.append(listener)
 
     @property
     def live_calls(self) -> int:
@@ -136,8 +142,23 @@ class CallLedgerService:
                 await repo.close_call(
                     command.linkedid, command.ended_at, command.outcome, command.hangup_cause
                 )
+                await self._tell_closed([command.linkedid])
             case CloseLostCalls():
                 closed = await repo.close_calls_not_in(command.live, command.ended_at)
                 self.stats.lost_closed += len(closed)
                 if closed:
                     log.info("ledger: closed %d call(s) that ended while away", len(closed))
+                await self._tell_closed(closed)
+
+    async def _tell_closed(self, linkedids: list[str]) -> None:
+        if not self._closed_listeners:
+            return
+        for linkedid in linkedids:
+            record = await self._repository.get(linkedid)
+            if record is None:
+                continue
+            for listener in self._closed_listeners:
+                try:
+                    listener(record)
+                except Exception:
+                    log.exception("ledger: a closed-call listener failed")

@@ -180,3 +180,16 @@ contact_history = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_contact_history_customer_id", contact_history.c.customer_id, contact_history.c.at)
+
+# The statistics event log: every record the recorder produced, in order. Live figures and
+# reports are computed from it, so they agree, and today's figures survive a restart.
+stats_records = Table(
+    "stats_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(OUTCOME_LENGTH), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_stats_records_at", stats_records.c.at)

@@ -18,6 +18,12 @@ from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.library import ScriptLibrary
+from callcenter.prompts import http as prompts_http
+from callcenter.prompts.service import PromptService
+from callcenter.stats import http as stats_http
+from callcenter.stats.repository import SqlStatsRepository
+from callcenter.stats.service import StatsService
+from callcenter.web import pages
 from callcenter.web.auth import Handler, make_auth_middleware
 from callcenter.web.errors import error_response
 from callcenter.web.health import CHECKS_KEY, Check, health
@@ -47,6 +53,9 @@ def build_web_app(
     customers: CustomerService,
     scripts: ScriptLibrary,
     checks: list[Check],
+    prompts: PromptService | None = None,
+    stats: tuple[StatsService, SqlStatsRepository] | None = None,
+    ws_origins: Sequence[str] = (),
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens)],
@@ -65,4 +74,12 @@ def build_web_app(
     callbacks_http.add_routes(app)
     customers_http.add_routes(app)
     ivr_http.add_routes(app)
+    if prompts is not None:
+        app[prompts_http.PROMPTS_KEY] = prompts
+        prompts_http.add_routes(app)
+    if stats is not None:
+        app[stats_http.STATS_KEY], app[stats_http.STATS_LOG_KEY] = stats
+        app[stats_http.ORIGINS_KEY] = tuple(ws_origins)
+        stats_http.add_routes(app)
+        pages.add_routes(app)
     return app

@@ -1,7 +1,7 @@
 """Bearer-token authentication for the API and websockets.
 
-Tokens come from the settings; comparison is constant-time. ``/health`` and ``/openapi.json``
-are public (probes and API discovery); everything under ``/api/`` needs a token, given as
+Tokens come from the settings; comparison is constant-time. ``/health``, ``/openapi.json``
+and the pages (which hold no data) are public; everything under ``/api/`` needs a token, given as
 ``Authorization: Bearer TOKEN`` or, for websockets where browsers cannot set headers, as the
 ``access_token`` query parameter.
 """
@@ -18,7 +18,7 @@ from callcenter.errors import Unauthorized
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/wallboard"})
 
 
 def token_of(request: web.Request) -> str | None:

@@ -8,6 +8,7 @@ from callcenter.errors import (
     BadRequest,
     CallcenterError,
     Conflict,
+    Forbidden,
     NotFound,
     StorageUnavailable,
     Unauthorized,
@@ -16,6 +17,7 @@ from callcenter.errors import (
 _STATUS: list[tuple[type[CallcenterError], int]] = [
     (BadRequest, 400),
     (Unauthorized, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (StorageUnavailable, 503),

@@ -11,6 +11,7 @@ from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
+from callcenter.prompts.schemas import PROMPT_SCHEMA, RECORDING_SCHEMA
 
 _ERROR = {
     "type": "object",
@@ -47,6 +48,8 @@ def document() -> dict[str, Any]:
                 "Queue": QUEUE_SCHEMA,
                 "Callback": TASK_SCHEMA,
                 "Customer": CUSTOMER_SCHEMA,
+                "Prompt": PROMPT_SCHEMA,
+                "PromptRecording": RECORDING_SCHEMA,
                 "Error": _ERROR,
             },
         },
@@ -95,6 +98,8 @@ def document() -> dict[str, Any]:
             **_callback_paths(),
             **_customer_paths(),
             **_ivr_paths(),
+            **_stats_paths(),
+            **_prompt_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",
@@ -466,6 +471,171 @@ def _ivr_paths() -> dict[str, Any]:
                     "200": {"description": "the entry after the roll-back", **_json(entry)},
                     **_errors(400, 401, 404),
                 },
+            }
+        },
+    }
+
+
+def _prompt_paths() -> dict[str, Any]:
+    prompt = {"$ref": "#/components/schemas/Prompt"}
+    params = [
+        {
+            "name": "lang",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[a-z]{2,3}$"},
+        },
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+        },
+    ]
+    listing = {"type": "object", "properties": {"prompts": {"type": "array", "items": prompt}}}
+    return {
+        "/api/v1/prompts": {
+            "get": {
+                "summary": "Prompts scripts may play (<language>/<name>), with duration and source",
+                "responses": {
+                    "200": {"description": "prompts", **_json(listing)},
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/v1/prompts/{lang}/{name}": {
+            "put": {
+                "summary": "Upload a prompt (a WAV file, at most 10 MB, 0.1 to 300 s)",
+                "description": (
+                    "Converted to 8 kHz mono 16-bit PCM and written into the engine's and"
+                    " Asterisk's prompt directories; replaces a prompt of the same name."
+                ),
+                "parameters": params,
+                "requestBody": {
+                    "required": True,
+                    "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "responses": {
+                    "200": {"description": "the prompt as stored", **_json(prompt)},
+                    **_errors(400, 401, 500),
+                },
+            },
+            "delete": {
+                "summary": "Delete an uploaded or recorded prompt",
+                "description": "409 when a published IVR script plays it, or it is made from text",
+                "parameters": params,
+                "responses": {
+                    "200": {"description": "the prompt deleted", **_json(prompt)},
+                    **_errors(400, 401, 404, 409),
+                },
+            },
+        },
+        "/api/v1/prompts/{lang}/{name}/recording": {
+            "post": {
+                "summary": "A one-time code to record this prompt by phone",
+                "description": (
+                    "Dial the feature code (*800) from an agent phone, enter the six digits,"
+                    " speak after the beep, press #, then 1 to keep or 2 to record again."
+                    " The code works once, for 10 minutes."
+                ),
+                "parameters": params,
+                "responses": {
+                    "201": {
+                        "description": "the code",
+                        **_json({"$ref": "#/components/schemas/PromptRecording"}),
+                    },
+                    **_errors(400, 401, 409),
+                },
+            }
+        },
+    }
+
+
+def _query(name: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": kind, **extra}}
+
+
+def _stats_paths() -> dict[str, Any]:
+    snapshot = {
+        "type": "object",
+        "description": "today's figures (overall, per queue, per agent) and the live state",
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "window": {"type": "object"},
+            "overall": {"type": "object"},
+            "queues": {"type": "object"},
+            "agents": {"type": "object"},
+            "live": {"type": "object"},
+        },
+    }
+    return {
+        "/api/v1/stats/live": {
+            "get": {
+                "summary": "Today's figures and the live state (callers waiting, agents by state)",
+                "responses": {
+                    "200": {"description": "snapshot", **_json(snapshot)},
+                    **_errors(401),
+                },
+            }
+        },
+        "/api/v1/stats/definitions": {
+            "get": {
+                "summary": "The definition of every figure, with the configured variants",
+                "responses": {"200": {"description": "definitions"}, **_errors(401)},
+            }
+        },
+        "/api/v1/stats/feed": {
+            "get": {
+                "summary": "Websocket: the snapshot at once, then at every change and each second",
+                "description": "token as access_token; a browser's Origin must be this server"
+                " or one of http.websocket_origins (else 403)",
+                "parameters": [_query("access_token")],
+                "responses": {
+                    "101": {"description": "websocket; text frames hold snapshots"},
+                    **_errors(401, 403),
+                },
+            }
+        },
+        "/api/v1/reports": {
+            "get": {
+                "summary": "Figures per interval, overall or by queue or agent; CSV on request",
+                "parameters": [
+                    _query("start", format="date-time"),
+                    _query("end", format="date-time"),
+                    _query("granularity", enum=["15min", "hour", "day", "month"]),
+                    _query("scope", enum=["overall", "queue", "agent"]),
+                    _query("timezone"),
+                    _query("format", enum=["json", "csv"]),
+                ],
+                "responses": {"200": {"description": "rows or CSV"}, **_errors(400, 401, 503)},
+            }
+        },
+        "/api/v1/forecast/erlang": {
+            "get": {
+                "summary": "Erlang C staffing: agents and positions for a service-level target",
+                "parameters": [
+                    _query("calls", "number"),
+                    _query("period", "number", description="seconds, default 1800"),
+                    _query("aht", "number"),
+                    _query("threshold", "number", description="T seconds, default 20"),
+                    _query("target", "number", description="default 0.8"),
+                    _query("shrinkage", "number", description="default 0"),
+                ],
+                "responses": {"200": {"description": "staffing"}, **_errors(400, 401)},
+            }
+        },
+        "/wallboard": {
+            "get": {
+                "summary": "The wallboard page (public; it reads the feed with a token given in"
+                " the address fragment #token=... or typed in)",
+                "security": [],
+                "responses": {"200": {"description": "HTML page"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text format): today's figures, live gauges",
+                "responses": {"200": {"description": "metrics"}, **_errors(401)},
             }
         },
     }

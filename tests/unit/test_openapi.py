@@ -17,6 +17,8 @@ def test_every_route_is_documented() -> None:
         sentinel.customers,
         sentinel.scripts,
         [],
+        prompts=sentinel.prompts,
+        stats=(sentinel.stats, sentinel.stats_log),
     )
     served = {
         (resource.canonical, route.method.lower())

@@ -1,0 +1,30 @@
+"""The ``stats`` section of the configuration: the site's time zone and the contested KPI
+choices (service-level variant, short-abandon threshold), validated once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callcenter.stats.kpi import ServiceLevelVariant
+
+
+class StatsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "UTC"  # "today" and report intervals are in this zone
+    service_level_variant: ServiceLevelVariant = ServiceLevelVariant.IGNORED
+    short_abandon_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    push_interval: Annotated[float, Field(gt=0, le=60)] = 1.0  # seconds between live pushes
+    change_delay: Annotated[float, Field(ge=0, le=0.2)] = 0.05  # a change is pushed this soon
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
