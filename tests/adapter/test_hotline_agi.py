@@ -90,7 +90,8 @@ def library_for(script: Path, tmp: Path) -> ScriptLibrary:
         lang: frozenset(p.stem for p in (REPO / "sounds" / lang).glob("*.wav"))
         for lang in ("en", "zh")
     }
-    catalogue = Catalogue(queues=frozenset({"repair", "complaints"}), prompts=prompts)
+    queues = frozenset({"repair", "products", "complaints"})
+    catalogue = Catalogue(queues=queues, prompts=prompts)
     library = ScriptLibrary(settings, lambda: catalogue, FixedClock(T0))
     library.load_all()
     return library

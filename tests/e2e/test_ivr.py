@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 HOTLINE_ACD = {
-    "queues": {"repair": {"ring_timeout": 5}, "complaints": {"ring_timeout": 5}},
+    "queues": {q: {"ring_timeout": 5} for q in ("repair", "products", "complaints")},
     "agents": {"agent1001": {"queues": {"repair": 1, "complaints": 1}}},
 }
 WEDNESDAY = "2026-11-25"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 ACD = {
-    "queues": {"repair": {"ring_timeout": 5}, "complaints": {}},
+    "queues": {"repair": {"ring_timeout": 5}, "products": {}, "complaints": {}},
     "agents": {a: {"queues": {"repair": 1}} for a in ("agent1001", "agent1002")},
 }
 CALL_FIGURES = (

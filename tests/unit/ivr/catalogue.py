@@ -9,7 +9,7 @@ from callcenter.ivr.validate import Catalogue
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "ivr"
 PROMPTS = frozenset({"welcome", "menu", "invalid", "goodbye", "enter", "thanks", "closed"})
 CATALOGUE = Catalogue(
-    queues=frozenset({"repair", "complaints"}),
+    queues=frozenset({"repair", "products", "complaints"}),
     prompts={"zh": PROMPTS, "en": PROMPTS},
     documents=frozenset({"101", "102"}),
     transfer_numbers=frozenset({"+861012345678"}),

@@ -37,7 +37,7 @@ def test_validate_prints_every_problem(tmp_path: Path, capsys: pytest.CaptureFix
     folder = sounds(tmp_path / "sounds", {"zh": frozenset({"hello"})})
     assert main(["ivr", "validate", str(script), "--config", CONFIG, "--sounds", folder]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{script}:3:22: unknown queue 'billing'; known: complaints, repair",
+        f"{script}:3:22: unknown queue 'billing'; known: complaints, products, repair",
         f"{script}:4:3: node 'b' is unreachable from 'a'",
     ]
 

@@ -56,7 +56,7 @@ def journey(answers: list[Result], at: datetime = WEEKDAY) -> list[Command]:
 
 def test_hotline_validates_against_the_sample_configuration() -> None:
     from_config = catalogue_from_files(ROOT / "config" / "hotline.yaml", ROOT / "sounds")
-    assert from_config.queues == {"repair", "complaints"}
+    assert from_config.queues == {"repair", "products", "complaints"}
     catalogue = Catalogue(queues=from_config.queues, prompts=made_prompts())
     assert validate(read_script(HOTLINE), catalogue) == []
 

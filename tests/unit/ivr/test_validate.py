@@ -39,7 +39,7 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
     "unknown_subflow": [(6, 5, "unknown sub-flow 'survey'")],
     "recursive_subflow": [(11, 3, "sub-flow 'again' calls itself")],
     "unused_subflow": [(7, 3, "sub-flow 'survey' is never called")],
-    "unknown_queue": [(6, 5, "unknown queue 'billing'; known: complaints, repair")],
+    "unknown_queue": [(6, 5, "unknown queue 'billing'; known: complaints, products, repair")],
     "unknown_prompt": [(7, 24, "unknown prompt 'farewell' (missing in zh, en)")],
     "unknown_document": [(6, 24, "unknown document '999'")],
     "transfer_not_allowed": [(6, 5, "outside number '+19005550100' is not on the transfer")],
