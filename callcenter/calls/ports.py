@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +46,9 @@ class CallRepository(Protocol):
         """
 
     async def get(self, linkedid: str) -> CallRecord | None: ...
+
+    async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
+        """The rows of these calls, in any order; unknown linkedids are left out."""
 
     async def recent(self, limit: int, before_id: int | None = None) -> list[CallRecord]:
         """Newest first."""

@@ -30,7 +30,8 @@ from callcenter.storage.tables import (
 )
 from callcenter.storage.text import clean_text
 
-# Rows closed per statement by close_calls_not_in (well under every backend's parameter limit).
+# Rows closed or read per statement by close_calls_not_in and by_linkedids (well under every
+# backend's parameter limit).
 CLOSE_CHUNK = 500
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -107,6 +108,16 @@ class SqlCallRepository:
         async with self._db.transaction() as conn:
             row = (await conn.execute(statement)).first()
         return None if row is None else _record(row)
+
+    async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
+        """The rows of these calls (any order; unknown linkedids are left out)."""
+        wanted = list(dict.fromkeys(_linkedid(linkedid) for linkedid in linkedids))
+        found: list[CallRecord] = []
+        async with self._db.transaction() as conn:
+            for chunk in _chunks(wanted, CLOSE_CHUNK):
+                rows = (await conn.execute(select(calls).where(calls.c.linkedid.in_(chunk)))).all()
+                found.extend(_record(row) for row in rows)
+        return found
 
     async def recent(self, limit: int, before_id: int | None = None) -> list[CallRecord]:
         statement = select(calls).order_by(calls.c.id.desc()).limit(max(limit, 0))

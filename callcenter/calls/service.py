@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from callcenter.calls.model import (
@@ -88,6 +88,10 @@ class CallLedgerService:
 
     async def get(self, linkedid: str) -> CallRecord | None:
         return await self._repository.get(linkedid)
+
+    async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
+        """Many calls' rows at once (reports); unknown linkedids are left out."""
+        return await self._repository.by_linkedids(linkedids)
 
     async def recent(self, limit: int, before_id: int | None = None) -> list[CallRecord]:
         return await self._repository.recent(limit, before_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,9 @@ from callcenter.storage.tables import (
     customers,
 )
 from callcenter.storage.text import clean_text
+
+# Numbers looked up per statement by by_phones (well under every backend's parameter limit).
+LOOKUP_CHUNK = 500
 
 
 class CustomerNotFound(NotFound):
@@ -93,6 +97,25 @@ class SqlCustomerRepository:
         ids = select(customer_phones.c.customer_id).where(customer_phones.c.phone == key)
         found = await self._load(customers.c.id.in_(ids))
         return max(found, key=lambda c: (c.updated_at, c.id)) if found else None
+
+    async def by_phones(self, numbers: Iterable[str]) -> list[Customer]:
+        """Every customer holding one of these numbers (once each, any order)."""
+        keys = list(dict.fromkeys(k for k in (phone_key(n) for n in numbers) if k))
+        found: dict[int, Customer] = {}
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            ids = select(customer_phones.c.customer_id).where(customer_phones.c.phone.in_(chunk))
+            found.update((c.id, c) for c in await self._load(customers.c.id.in_(ids)))
+        return list(found.values())
+
+    async def profiles(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(region, product models) of every customer: the installed base, for reports."""
+        query = select(customers.c.region, customers.c.products).order_by(customers.c.id)
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            (r.region, tuple(str(item[0]) for item in json.loads(r.products or "[]"))) for r in rows
+        ]
 
     async def add_contact(self, contact: Contact) -> None:
         async with self._db.transaction() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from callcenter.clock import Clock
@@ -29,6 +30,14 @@ class CustomerService:
 
     async def by_phone(self, number: str) -> Customer | None:
         return await self._repository.by_phone(number)
+
+    async def by_phones(self, numbers: Iterable[str]) -> list[Customer]:
+        """Every customer holding one of ``numbers`` (reports match many callers at once)."""
+        return await self._repository.by_phones(numbers)
+
+    async def profiles(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(region, product models) of every customer."""
+        return await self._repository.profiles()
 
     async def by_account(self, account: str) -> Customer | None:
         return await self._repository.by_account(account)

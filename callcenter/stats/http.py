@@ -1,5 +1,6 @@
 """HTTP handlers of the statistics: live figures (REST and websocket), definitions, reports
-with CSV export, the Erlang C staffing calculator, and Prometheus metrics."""
+with CSV export, complaint rates by product model and region, the Erlang C staffing
+calculator, and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,17 +8,23 @@ import math
 import weakref
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from callcenter.calls.http import LEDGER_KEY
+from callcenter.customers.http import CUSTOMERS_KEY
 from callcenter.errors import BadRequest
-from callcenter.stats.erlang import staffing
+from callcenter.stats import complaints
+from callcenter.stats.complaints import complaint_calls, complaint_rates
+from callcenter.stats.erlang import Staffing, erlang_c, occupancy, service_level, staffing
+from callcenter.stats.erlang import asa as erlang_asa
 from callcenter.stats.intervals import Granularity, report, to_csv
 from callcenter.stats.kpi import Scope, figures
 from callcenter.stats.model import Window
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
+from callcenter.web.params import int_param
 from callcenter.web.websockets import LatestFrameSender, check_origin
 
 STATS_KEY = web.AppKey("stats", StatsService)
@@ -64,15 +71,24 @@ def _time(raw: str | None, name: str, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-async def reports(request: web.Request) -> web.StreamResponse:
-    """Figures per interval (15min, hour, day, month) over [start, end), by overall, queue or
-    agent; ``format=csv`` for a spreadsheet."""
-    service = request.app[STATS_KEY]
-    zone = ZoneInfo(request.query.get("timezone", service.timezone))
+def _range(request: web.Request) -> tuple[ZoneInfo, datetime, datetime]:
+    """The report's zone and its [start, end) from the query (a date alone is local midnight)."""
+    try:
+        zone = ZoneInfo(request.query.get("timezone", request.app[STATS_KEY].timezone))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise BadRequest("timezone is not a known time zone") from None
     start = _time(request.query.get("start"), "start", zone)
     end = _time(request.query.get("end"), "end", zone)
     if not start < end or (end - start).days > MAX_REPORT_DAYS:
         raise BadRequest(f"start must be before end, at most {MAX_REPORT_DAYS} days apart")
+    return zone, start, end
+
+
+async def reports(request: web.Request) -> web.StreamResponse:
+    """Figures per interval (15min, hour, day, month) over [start, end), by overall, queue or
+    agent; ``format=csv`` for a spreadsheet."""
+    service = request.app[STATS_KEY]
+    zone, start, end = _range(request)
     try:
         granularity = Granularity(request.query.get("granularity", "hour"))
         scope = Scope(request.query.get("scope", "overall"))
@@ -105,6 +121,34 @@ async def reports(request: web.Request) -> web.StreamResponse:
     return web.json_response({"granularity": granularity.value, "scope": scope.value, "rows": rows})
 
 
+# --- complaint rates (callcenter.stats.complaints) -----------------------------------------
+
+
+async def complaint_report(request: web.Request) -> web.Response:
+    """Complaint calls per 100 customers by product model, region and both, over [start, end);
+    ``format=csv`` for a spreadsheet."""
+    _, start, end = _range(request)
+    window = Window(start, end)
+    queues = request.app[STATS_KEY].complaint_queues
+    records = await request.app[STATS_LOG_KEY].between(start, end)
+    ledger = await request.app[LEDGER_KEY].by_linkedids(complaint_calls(records, window, queues))
+    customers = request.app[CUSTOMERS_KEY]
+    matched = await customers.by_phones(row.caller_num for row in ledger)
+    result = complaint_rates(records, window, queues, ledger, matched, await customers.profiles())
+    if request.query.get("format") == "csv":
+        return web.Response(
+            text=complaints.to_csv(result),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="complaints.csv"'},
+        )
+    return web.json_response(complaints.to_json(result))
+
+
+# --- staffing ------------------------------------------------------------------------------
+
+MAX_SWEEP = 20
+
+
 def _number(request: web.Request, name: str, default: float | None = None) -> float:
     raw = request.query.get(name)
     if raw is None:
@@ -121,7 +165,9 @@ def _number(request: web.Request, name: str, default: float | None = None) -> fl
 
 
 async def erlang(request: web.Request) -> web.Response:
-    """Agents needed for a service level: Erlang C from forecast volume and handle time."""
+    """Agents needed for a service level: Erlang C from forecast volume and handle time;
+    ``sweep=k`` adds the figures for ``k`` fewer to ``k`` more agents (k <= 20)."""
+    around = int_param(request.query.get("sweep"), "sweep", 0, 0, MAX_SWEEP) or 0
     result = staffing(
         calls=_number(request, "calls"),
         period_seconds=_number(request, "period", 1800),
@@ -140,7 +186,28 @@ async def erlang(request: web.Request) -> web.Response:
             "asa_seconds": result.asa,
             "occupancy": result.occupancy,
         }
+        | ({"sweep": _sweep(request, result, around)} if around else {})
     )
+
+
+def _sweep(request: web.Request, result: Staffing, around: int) -> list[dict[str, Any]]:
+    """Pw, SL, ASA and occupancy for ``agents - around`` to ``agents + around`` agents; an
+    ASA without bound (agents <= traffic) is null."""
+    aht = _number(request, "aht")
+    threshold = _number(request, "threshold", 20)
+    rows: list[dict[str, Any]] = []
+    for n in range(max(1, result.agents - around), result.agents + around + 1):
+        wait = erlang_asa(result.traffic, n, aht)
+        rows.append(
+            {
+                "agents": n,
+                "wait_probability": erlang_c(result.traffic, n),
+                "service_level": service_level(result.traffic, n, aht, threshold),
+                "asa_seconds": wait if math.isfinite(wait) else None,
+                "occupancy": occupancy(result.traffic, n),
+            }
+        )
+    return rows
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -202,5 +269,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/stats/definitions", live_definitions)
     app.router.add_get("/api/v1/stats/feed", live_feed)
     app.router.add_get("/api/v1/reports", reports)
+    app.router.add_get("/api/v1/reports/complaints", complaint_report)
     app.router.add_get("/api/v1/forecast/erlang", erlang)
     app.router.add_get("/metrics", metrics)

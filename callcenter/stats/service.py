@@ -109,6 +109,11 @@ class StatsService:
         return self._settings.timezone
 
     @property
+    def complaint_queues(self) -> tuple[str, ...]:
+        """The queues whose calls count as complaints (``stats.complaint_queues``)."""
+        return tuple(self._settings.complaint_queues)
+
+    @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 

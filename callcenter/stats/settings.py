@@ -1,5 +1,6 @@
 """The ``stats`` section of the configuration: the site's time zone and the contested KPI
-choices (service-level variant, short-abandon threshold), validated once."""
+choices (service-level variant, short-abandon threshold) and which queues take complaints,
+validated once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class StatsSettings(BaseModel):
     short_abandon_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.0
     push_interval: Annotated[float, Field(gt=0, le=60)] = 1.0  # seconds between live pushes
     change_delay: Annotated[float, Field(ge=0, le=0.2)] = 0.05  # a change is pushed this soon
+    # the queues whose calls are complaints (callcenter.stats.complaints: complaint rates)
+    complaint_queues: list[Annotated[str, Field(min_length=1, max_length=64)]] = ["complaints"]
 
     @field_validator("timezone")
     @classmethod

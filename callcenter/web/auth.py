@@ -18,7 +18,9 @@ from callcenter.errors import Unauthorized
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/wallboard"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/wallboard", "/reports", "/forecast"}  # pages hold no data
+)
 
 
 def token_of(request: web.Request) -> str | None:

@@ -610,6 +610,7 @@ def _stats_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "rows or CSV"}, **_errors(400, 401, 503)},
             }
         },
+        **_complaint_paths(),
         "/api/v1/forecast/erlang": {
             "get": {
                 "summary": "Erlang C staffing: agents and positions for a service-level target",
@@ -620,6 +621,13 @@ def _stats_paths() -> dict[str, Any]:
                     _query("threshold", "number", description="T seconds, default 20"),
                     _query("target", "number", description="default 0.8"),
                     _query("shrinkage", "number", description="default 0"),
+                    _query(
+                        "sweep",
+                        "integer",
+                        minimum=0,
+                        maximum=20,
+                        description="k: add Pw, SL, ASA, occupancy for k fewer to k more agents",
+                    ),
                 ],
                 "responses": {"200": {"description": "staffing"}, **_errors(400, 401)},
             }
@@ -632,10 +640,91 @@ def _stats_paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML page"}},
             }
         },
+        **_page_paths(),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (text format): today's figures, live gauges",
                 "responses": {"200": {"description": "metrics"}, **_errors(401)},
             }
         },
+    }
+
+
+# --- complaint rates and the report pages ---------------------------------------------------
+
+
+def _complaint_paths() -> dict[str, Any]:
+    rows = {
+        "type": "object",
+        "properties": {
+            "rows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "model": {"type": "string"},
+                        "region": {"type": "string"},
+                        "complaints": {"type": "integer"},
+                        "customers": {"type": "integer"},
+                        "rate_per_100": {"type": ["number", "null"]},
+                    },
+                },
+            },
+            "unknown": {"type": "integer", "description": "complaint calls not placed here"},
+        },
+    }
+    report = {
+        "type": "object",
+        "properties": {
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "queues": {"type": "array", "items": {"type": "string"}},
+            "complaint_calls": {"type": "integer"},
+            "unknown_callers": {"type": "integer"},
+            "definitions": {"type": "object"},
+            "by_model": rows,
+            "by_region": rows,
+            "by_model_region": rows,
+        },
+    }
+    return {
+        "/api/v1/reports/complaints": {
+            "get": {
+                "summary": "Complaint rates (complaint calls per 100 customers) by product model,"
+                " region, and model within region; CSV on request",
+                "description": "complaint calls: calls that entered a queue of"
+                " stats.complaint_queues in [start, end); the caller is matched to a customer by"
+                " number; callers who are no customer count as unknown",
+                "parameters": [
+                    _query("start", format="date-time"),
+                    _query("end", format="date-time"),
+                    _query("timezone"),
+                    _query("format", enum=["json", "csv"]),
+                ],
+                "responses": {
+                    "200": {"description": "rates or CSV", **_json(report)},
+                    **_errors(400, 401, 503),
+                },
+            }
+        },
+    }
+
+
+def _page_paths() -> dict[str, Any]:
+    def page(summary: str) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": summary + " (public; it reads the API with a token given in the"
+                " address fragment #token=... or typed in)",
+                "security": [],
+                "responses": {"200": {"description": "HTML page"}},
+            }
+        }
+
+    return {
+        "/reports": page(
+            "The reports page: figures per interval as a table and a chart, CSV download,"
+            " complaint rates by product model and region"
+        ),
+        "/forecast": page("The staffing page: Erlang C agents for a service-level target"),
     }

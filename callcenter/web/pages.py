@@ -1,5 +1,6 @@
-"""The web pages the engine serves (wallboard). A page holds no data: it asks for a token and
-reads everything through the authenticated API and websocket, so the page itself is public."""
+"""The web pages the engine serves (wallboard, reports, staffing forecast). A page holds no
+data: it asks for a token and reads everything through the authenticated API and websocket, so
+the page itself is public."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from importlib import resources
 
 from aiohttp import web
 
-PAGES = {"/wallboard": "wallboard.html"}
+PAGES = {
+    "/wallboard": "wallboard.html",
+    "/reports": "reports.html",  # figures per interval, CSV, complaint rates
+    "/forecast": "forecast.html",  # Erlang C staffing
+}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
     "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",

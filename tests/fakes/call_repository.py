@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime
 
 from callcenter.calls.model import CallRecord, Outcome
@@ -80,6 +81,10 @@ class MemoryCallRepository:
     async def get(self, linkedid: str) -> CallRecord | None:
         self._check()
         return self.rows.get(linkedid)
+
+    async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
+        self._check()
+        return [self.rows[k] for k in dict.fromkeys(linkedids) if k in self.rows]
 
     async def recent(self, limit: int, before_id: int | None = None) -> list[CallRecord]:
         self._check()
