@@ -25,7 +25,7 @@ from callcenter.stats.model import Window
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
 from callcenter.web.params import int_param
-from callcenter.web.websockets import LatestFrameSender, check_origin
+from callcenter.web.websockets import FeedClient, check_origin
 
 STATS_KEY = web.AppKey("stats", StatsService)
 STATS_LOG_KEY = web.AppKey("stats_log", SqlStatsRepository)
@@ -46,18 +46,17 @@ async def live_feed(request: web.Request) -> web.WebSocketResponse:
     """The snapshot at once, then every push; the client sends nothing (pings are answered)."""
     origins: tuple[str, ...] = request.app[ORIGINS_KEY]
     check_origin(request, origins)
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096, compress=False)
     await ws.prepare(request)
     request.app[SOCKETS_KEY].add(ws)
-    sender = LatestFrameSender(ws)
-    unsubscribe = request.app[STATS_KEY].subscribe(sender.offer)
+    client = FeedClient(ws, request.transport)
+    unsubscribe = request.app[STATS_KEY].subscribe(client.offer)
     try:
         async for message in ws:
             if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                 break
     finally:
         unsubscribe()
-        await sender.close()
     return ws
 
 

@@ -14,6 +14,7 @@ At the end of the window the owner starts a new accumulator for the next one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from callcenter.acd.model import AgentState
@@ -72,6 +73,7 @@ class _Tally:
     paused_us: dict[str, int] = field(default_factory=dict)
     ivr_calls: int = 0
     ivr_completed: int = 0
+    changes: int = 0  # bumped at every change: a cached view of these totals is stale
 
     def freeze(self) -> Totals:
         return Totals(
@@ -113,6 +115,15 @@ class LiveAccumulator:
             case Scope.AGENT:
                 return self._agents.get(key, _Tally()).freeze()
 
+    def versioned(self) -> Iterator[tuple[Scope, str, int, Callable[[], Totals]]]:
+        """Every non-empty scope as (scope, key, change count, its totals on demand): a reader
+        that caches what it made of the totals by change count recomputes only what changed."""
+        yield Scope.OVERALL, "", self._overall.changes, self._overall.freeze
+        for scope, tallies in ((Scope.QUEUE, self._queues), (Scope.AGENT, self._agents)):
+            for key, tally in tallies.items():
+                if tally.changes:
+                    yield scope, key, tally.changes, tally.freeze
+
     def report(self) -> Report:
         return Report(
             self.window,
@@ -137,11 +148,13 @@ class LiveAccumulator:
             tallies.append(self._tally(self._agents, call.agent))
         for tally in tallies:
             tally.calls = tally.calls - delta if taking_back else tally.calls + delta
+            tally.changes += 1
 
     def _add_interval(self, interval: AgentInterval) -> None:
         us = self.window.overlap_us(interval.start, interval.end)
         for tally in (self._overall, self._tally(self._agents, interval.agent)):
             tally.state_us[interval.state] += us
+            tally.changes += 1
             if interval.state is AgentState.PAUSED and us:
                 tally.paused_us[interval.reason] = tally.paused_us.get(interval.reason, 0) + us
 
@@ -149,6 +162,7 @@ class LiveAccumulator:
         if self.window.holds(call.entered_at):
             self._overall.ivr_calls += 1
             self._overall.ivr_completed += call.completed_in_ivr
+            self._overall.changes += 1
 
     @staticmethod
     def _tally(tallies: dict[str, _Tally], key: str) -> _Tally:

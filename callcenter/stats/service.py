@@ -7,9 +7,13 @@ in storage by a background writer (in order, retried while storage is down). At 
 day's records are read back, so today's figures survive a restart; at midnight in the site's
 time zone a new day starts.
 
-Subscribers (the websocket hub) get the snapshot as one JSON text: every ``push_interval``
-seconds, and ``change_delay`` after a change, so a figure is never older than 200 ms after the
-event that changed it. The snapshot is serialised once per push, whatever the audience.
+Subscribers (the websocket hub) get a :class:`~callcenter.stats.feed.Frame` every
+``push_interval`` seconds and, when ``change_delay`` is set, that soon after a change (at most
+every 150 ms), so a figure reaches the wallboards within 200 ms of the event that changed it.
+The figures themselves (REST, the next push) change at once: :meth:`StatsService.submit` adds
+each record to today's totals before it returns. A frame is built
+once per push, whatever the audience: figures are recomputed only for the queues and agents
+whose totals changed, and clients get JSON merge patches (see :mod:`callcenter.stats.feed`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.clock import Clock
 from callcenter.errors import StorageUnavailable
+from callcenter.stats.feed import Frame, merge_patch, without_nulls
 from callcenter.stats.kpi import NONE_NOTE, KpiSettings, Scope, definitions, figures
 from callcenter.stats.live import LiveAccumulator
 from callcenter.stats.model import Record, Window
@@ -68,8 +73,13 @@ class StatsService:
         self._written = asyncio.Event()
         self._wake = asyncio.Event()
         self._push_soon: asyncio.TimerHandle | None = None
-        self._subscribers: dict[int, Callable[[str], None]] = {}
+        self._subscribers: dict[int, Callable[[Frame], None]] = {}
         self._next_id = 0
+        self._seq = 0
+        self._last_snapshot: dict[str, Any] | None = None
+        self._last_frame: Frame | None = None
+        self._last_push = 0.0
+        self._figures_cache: dict[tuple[Scope, str], tuple[int, dict[str, Any]]] = {}
         self.changes = 0
 
     # --- input ------------------------------------------------------------------------
@@ -97,11 +107,12 @@ class StatsService:
 
     # --- output -----------------------------------------------------------------------
 
-    def subscribe(self, send: Callable[[str], None]) -> Callable[[], None]:
-        """``send`` gets each snapshot's JSON text (it must not block); returns unsubscribe."""
+    def subscribe(self, send: Callable[[Frame], None]) -> Callable[[], None]:
+        """``send`` gets the last frame at once, then every push's (it must not block);
+        returns the unsubscribe function."""
         key = self._next_id = self._next_id + 1
         self._subscribers[key] = send
-        send(self.snapshot_text())
+        send(self._last_frame or self._make_frame())
         return lambda: self._subscribers.pop(key, None) and None
 
     @property
@@ -110,7 +121,6 @@ class StatsService:
 
     @property
     def complaint_queues(self) -> tuple[str, ...]:
-        """The queues whose calls count as complaints (``stats.complaint_queues``)."""
         return tuple(self._settings.complaint_queues)
 
     @property
@@ -120,18 +130,27 @@ class StatsService:
     def snapshot(self) -> dict[str, Any]:
         now = self._clock.now()
         self._roll_day()
-        report = self._today.report()
-        kpi = self.kpi
+        window = self._today.window
+        scopes: dict[Scope, dict[str, dict[str, Any]]] = {s: {} for s in Scope}
+        cache = self._figures_cache
+        for scope, key, changes, totals in self._today.versioned():
+            cached = cache.get((scope, key))
+            if cached is None or cached[0] != changes:
+                cached = cache[(scope, key)] = (
+                    changes,
+                    _rounded(figures(totals(), scope, self.kpi)),
+                )
+            scopes[scope][key] = cached[1]
         return {
             "at": now.isoformat(),
             "window": {
-                "start": report.window.start.isoformat(),
-                "end": report.window.end.isoformat(),
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
                 "timezone": self._settings.timezone,
             },
-            "overall": figures(report.overall, Scope.OVERALL, kpi),
-            "queues": {q: figures(t, Scope.QUEUE, kpi) for q, t in report.queues.items()},
-            "agents": {a: figures(t, Scope.AGENT, kpi) for a, t in report.agents.items()},
+            "overall": scopes[Scope.OVERALL][""],
+            "queues": scopes[Scope.QUEUE],
+            "agents": scopes[Scope.AGENT],
             "live": self._live_state(now),
         }
 
@@ -150,12 +169,24 @@ class StatsService:
         }
 
     def push(self) -> None:
+        """Build this push's frame once and hand it to every subscriber."""
         self._push_soon = None
         if not self._subscribers:
+            self._last_frame = None  # the next subscriber gets a fresh snapshot
             return
-        text = self.snapshot_text()
+        frame = self._make_frame()
+        self._last_push = asyncio.get_running_loop().time()
         for send in list(self._subscribers.values()):
-            send(text)
+            send(frame)
+
+    def _make_frame(self) -> Frame:
+        snapshot = without_nulls(self.snapshot())
+        previous = self._last_snapshot
+        patch = merge_patch(previous, snapshot) if previous is not None else None
+        self._seq += 1
+        self._last_snapshot = snapshot
+        self._last_frame = Frame(self._seq, snapshot, patch)
+        return self._last_frame
 
     # --- tasks ------------------------------------------------------------------------
 
@@ -190,11 +221,28 @@ class StatsService:
             self._written.set()
 
     def _schedule_push(self) -> None:
-        if self._push_soon is None and self._subscribers:
+        """A change is pushed ``change_delay`` later (changes meanwhile ride along), and never
+        sooner than ``MIN_SPACING`` after the previous push: within 200 ms in all."""
+        delay = self._settings.change_delay
+        if delay is not None and self._push_soon is None and self._subscribers:
             loop = asyncio.get_running_loop()
-            self._push_soon = loop.call_later(self._settings.change_delay, self.push)
+            at = max(loop.time() + delay, self._last_push + MIN_SPACING)
+            self._push_soon = loop.call_at(at, self.push)
 
     def _roll_day(self) -> None:
         now = self._clock.now()
         if not self._today.window.holds(now):
             self._today = LiveAccumulator(day_window(now, self._zone), self.kpi)
+            self._figures_cache.clear()
+
+
+MIN_SPACING = 0.15
+"""Seconds between two pushes caused by changes (the 1 Hz push does not wait)."""
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    """Figures with floats rounded to 4 decimals: no meaning is lost, frames get smaller."""
+    return {
+        k: round(v, 4) if isinstance(v, float) else (_rounded(v) if isinstance(v, dict) else v)
+        for k, v in values.items()
+    }

@@ -19,7 +19,10 @@ class StatsSettings(BaseModel):
     service_level_variant: ServiceLevelVariant = ServiceLevelVariant.IGNORED
     short_abandon_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.0
     push_interval: Annotated[float, Field(gt=0, le=60)] = 1.0  # seconds between live pushes
-    change_delay: Annotated[float, Field(ge=0, le=0.2)] = 0.05  # a change is pushed this soon
+    # A change is also pushed this soon after it (at most every 150 ms), so wallboards are
+    # within 200 ms of the events; off (None): the pushes every push_interval only (the
+    # figures themselves, over REST, are always up to date at once).
+    change_delay: Annotated[float, Field(ge=0, le=0.05)] | None = None
     # the queues whose calls are complaints (callcenter.stats.complaints: complaint rates)
     complaint_queues: list[Annotated[str, Field(min_length=1, max_length=64)]] = ["complaints"]
 

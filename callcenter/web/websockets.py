@@ -5,16 +5,19 @@ able to open the feed with a user's token, so the origin must be this server's o
 the client addressed) or one the settings allow. Tools that send no Origin (not a browser) are
 let through: they authenticate with the token like any API client.
 
-:class:`LatestFrameSender` keeps at most one frame waiting per client: a slow or stalled client
-misses intermediate snapshots and never delays the others, nor grows the engine's memory.
+:class:`FeedClient` writes each push's ready-made frame to a client's transport: a slow or
+stalled client misses intermediate frames (and then gets the whole state again) and never
+delays the others, nor grows the engine's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import struct
+import time
 from collections.abc import Collection
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -36,39 +39,71 @@ def check_origin(request: web.Request, allowed: Collection[str] = ()) -> None:
     raise Forbidden(f"websocket origin {origin[:80]!r} is not allowed")
 
 
-class LatestFrameSender:
-    """Sends the newest text frame to one websocket; older unsent frames are dropped."""
+class DeltaFrame(Protocol):
+    """A push that a client up to date takes as a patch, anyone else as a whole snapshot, both
+    as ready-made websocket frames (encoded once per push, not once per client)."""
 
-    def __init__(self, ws: web.WebSocketResponse, send_timeout: float = 5.0) -> None:
+    patch_wire: bytes | None
+
+    def snapshot_wire(self) -> bytes: ...
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final websocket text frame (RFC 6455 5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
+class FeedClient:
+    """One websocket client of a feed, written to directly.
+
+    A push costs one ``transport.write`` of bytes shared by every client: no task switch, no
+    encoding per client. A client whose unsent data passes ``limit`` bytes (it reads slower
+    than the feed) is skipped and marked behind; once it has caught up it gets the whole
+    snapshot. One stalled for ``stall_timeout`` seconds is disconnected. So a slow client
+    never delays the others and the engine never holds more than ``limit`` bytes for it.
+    The feed's websocket must be made without compression (frames go out as they are).
+    """
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        *,
+        limit: int = 256 * 1024,
+        stall_timeout: float = 5.0,
+    ) -> None:
         self._ws = ws
-        self._timeout = send_timeout
-        self._frame: str | None = None
-        self._ready = asyncio.Event()
+        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        self._limit = limit
+        self._stall_timeout = stall_timeout
+        self._behind = True  # the first frame a client gets is a snapshot
+        self._stalled_since: float | None = None
         self.dropped = 0
-        self._task = asyncio.create_task(self._send_forever())
 
-    def offer(self, text: str) -> None:
-        if self._frame is not None:
+    def offer(self, frame: DeltaFrame) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._ws.closed:
+            return
+        now = time.monotonic()
+        if transport.get_write_buffer_size() > self._limit:
             self.dropped += 1
-        self._frame = text
-        self._ready.set()
-
-    async def _send_forever(self) -> None:
-        while not self._ws.closed:
-            await self._ready.wait()
-            self._ready.clear()
-            frame, self._frame = self._frame, None
-            if frame is None:
-                continue
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await self._ws.send_str(frame)
-            except (TimeoutError, ConnectionError, RuntimeError) as exc:
-                log.info("websocket client dropped: %s", exc or type(exc).__name__)
-                await self._ws.close()
-                return
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            self._behind = True
+            if self._stalled_since is None:
+                self._stalled_since = now
+            elif now - self._stalled_since > self._stall_timeout:
+                log.info("websocket client stalled for %.0f s: dropped", self._stall_timeout)
+                transport.abort()
+            return
+        self._stalled_since = None
+        whole = self._behind or frame.patch_wire is None
+        self._behind = False
+        transport.write(
+            frame.snapshot_wire() if whole or frame.patch_wire is None else frame.patch_wire
+        )

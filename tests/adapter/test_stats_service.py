@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from callcenter.acd.model import AgentState, AgentStateChanged, CallerOutcome
 from callcenter.clock import FixedClock
 from callcenter.stats.codec import decode, encode
+from callcenter.stats.feed import Frame, apply_patch, without_nulls
 from callcenter.stats.kpi import KpiSettings
 from callcenter.stats.model import AgentInterval, QueueCall, QueueOutcome
 from callcenter.stats.repository import SqlStatsRepository
@@ -26,7 +27,7 @@ from callcenter.stats.service import StatsService
 from callcenter.stats.settings import StatsSettings
 from callcenter.storage.db import Database
 from callcenter.web.app import build_web_app
-from callcenter.web.websockets import LatestFrameSender
+from callcenter.web.websockets import FeedClient
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TOKEN = "s" * 24
@@ -91,13 +92,17 @@ async def test_todays_figures_are_the_same_after_a_restart(database: Database) -
 async def test_a_change_is_pushed_within_200_ms(database: Database) -> None:
     clock = FixedClock(T0)
     stats = service(database, clock, push_interval=60, change_delay=0.05)
-    frames: list[tuple[float, dict[str, Any]]] = []
-    stats.subscribe(lambda text: frames.append((time.monotonic(), json.loads(text))))
+    frames: list[tuple[float, Frame]] = []
+    stats.subscribe(lambda frame: frames.append((time.monotonic(), frame)))
     changed = time.monotonic()
     stats.submit(CallerOutcome("c9", "repair", "abandoned", 3.0, None, T0))
     await asyncio.sleep(0.25)
-    _, (pushed_at, pushed) = frames
-    assert pushed["overall"]["abandoned"] == 1
+    (_, first), (pushed_at, pushed) = frames
+    state = json.loads(first.snapshot_text())["data"]
+    assert pushed.patch_text is not None
+    patch = json.loads(pushed.patch_text)
+    assert patch["seq"] == 2 and patch["data"]["overall"]["abandoned"] == 1
+    assert apply_patch(state, patch["data"]) == json.loads(pushed.snapshot_text())["data"]
     assert pushed_at - changed < 0.2
 
 
@@ -143,49 +148,79 @@ async def test_the_feed_is_authenticated_origin_checked_and_pushes(
             url + f"?access_token={TOKEN}", headers={"Origin": "https://wallboard.example"}
         ) as ws:
             first = json.loads((await ws.receive(timeout=2)).data)
-            assert first["overall"]["offered"] == 0
+            assert first["type"] == "snapshot" and first["data"]["overall"]["offered"] == 0
+            state, seq = first["data"], first["seq"]
             stats.submit(CallerOutcome("c1", "repair", "timeout", 60.0, None, T0))
             for _ in range(20):
                 frame = json.loads((await ws.receive(timeout=2)).data)
-                if frame["overall"]["offered"] == 1:
+                assert (frame["type"], frame["seq"]) == ("patch", seq + 1)
+                state, seq = apply_patch(state, frame["data"]), frame["seq"]
+                if state["overall"]["offered"] == 1:
                     break
-            assert frame["overall"]["timeout"] == 1
+            assert state["overall"]["timeout"] == 1
+            expected = without_nulls(stats.snapshot())
+            assert state == expected | {"at": state["at"], "live": state["live"]}
 
 
-class BlockedSocket:
-    """A websocket whose peer reads nothing: every send waits until released."""
-
-    closed = False
+class SlowTransport(asyncio.WriteTransport):
+    """A client's transport: ``backlog`` bytes not yet taken by the peer."""
 
     def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.sent: list[str] = []
+        super().__init__()
+        self.backlog = 0
+        self.written: list[bytes] = []
+        self.aborted = False
 
-    async def send_str(self, text: str) -> None:
-        await self.release.wait()
-        self.sent.append(text)
+    def get_write_buffer_size(self) -> int:
+        return self.backlog
 
-    async def close(self) -> None:
-        self.closed = True
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
 
 
-async def test_a_stalled_client_only_ever_holds_the_newest_frame() -> None:
-    blocked, lively = BlockedSocket(), BlockedSocket()
-    lively.release.set()
-    senders = [LatestFrameSender(blocked), LatestFrameSender(lively)]  # type: ignore[arg-type]
-    started = time.monotonic()
-    for n in range(1000):
-        for sender in senders:
-            sender.offer(f"frame {n}")  # never waits for a client
-        await asyncio.sleep(0)
-    assert time.monotonic() - started < 1.0
-    assert lively.sent[-1] == "frame 999" and len(lively.sent) >= 500
-    blocked.release.set()
-    await asyncio.sleep(0.01)
-    assert blocked.sent == ["frame 0", "frame 999"]  # the rest was dropped, not queued
-    assert senders[0].dropped == 998
-    for sender in senders:
-        await sender.close()
+class OpenSocket:
+    closed = False
+
+
+def frames_of(transport: SlowTransport) -> list[tuple[str, int]]:
+    """(type, seq) of each websocket text frame written (short frames: 2-byte header)."""
+    out = []
+    for data in transport.written:
+        payload = data[4:] if data[1] == 126 else data[2:]
+        frame = json.loads(payload)
+        out.append((frame["type"], frame["seq"]))
+    return out
+
+
+def test_a_slow_client_is_skipped_then_gets_the_whole_state_and_a_stalled_one_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow, lively = SlowTransport(), SlowTransport()
+    clients = [FeedClient(OpenSocket(), t, limit=1000, stall_timeout=5) for t in (slow, lively)]  # type: ignore[arg-type]
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    for seq in range(1, 6):
+        if seq == 2:
+            slow.backlog = 5000  # the peer stops reading
+        if seq == 4:
+            slow.backlog = 0  # and catches up
+        frame = Frame(seq, {"n": seq}, {"n": seq} if seq > 1 else None)
+        for client in clients:
+            client.offer(frame)
+    assert frames_of(lively) == [("snapshot", 1), *[("patch", n) for n in range(2, 6)]]
+    assert frames_of(slow) == [("snapshot", 1), ("snapshot", 4), ("patch", 5)]
+    assert clients[0].dropped == 2
+    slow.backlog = 5000
+    for _ in range(3):
+        clients[0].offer(Frame(9, {}, {}))
+        now[0] += 3
+    assert slow.aborted  # stalled beyond 5 s: disconnected
 
 
 async def test_reports_erlang_and_metrics(database: Database) -> None:
