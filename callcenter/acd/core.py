@@ -41,11 +41,16 @@ work) of the queue's last 20 handled calls, F the queue's free agents and N its 
 AHT/N seconds on average, so the caller waits for ``p - F`` such departures. Unknown (None)
 until the queue has handled a call, or with nobody staffed.
 
-Outcomes: every caller gets exactly one ``CallerOutcome``: answered (at Connect), abandoned
-(hung up while waiting), timeout (``max_wait``), overflowed (``max_length``, nobody logged in
-under the ``overflow`` policy, estimated wait above ``max_estimated_wait``) or exit_key. A
-caller leaving stops the offers ringing for it; an answer for an offer already withdrawn (the
-caller is connected to another agent, or left) gets ``StopRinging``, never a second Connect.
+Outcomes: every caller gets exactly one ``CallerOutcome`` per queue visit: answered (at
+Connect), abandoned (hung up while waiting), timeout (``max_wait``), overflowed
+(``max_length``, nobody logged in under the ``overflow`` policy, estimated wait above
+``max_estimated_wait``) or exit_key. A caller leaving stops the offers ringing for it; an
+answer for an offer already withdrawn (the caller is connected to another agent, or left) gets
+``StopRinging``, never a second Connect.
+An overflow to a queue is a new visit: the caller (still waiting in the PBX) joins the target
+queue at once, keeping its enqueue time (its place in line), and gets one more outcome there;
+the target's ``max_wait`` and ``widen_after`` count from the move. A queue the caller already
+left in this call, or an unknown one, is replaced by the default target (no loops).
 
 Every decision is recorded for :meth:`Acd.trace` at constant cost (:mod:`.trace` rebuilds the
 per-agent reasons when a trace is read); traces of live callers and of the last 10,000 finished
@@ -229,6 +234,8 @@ class _Caller:
     trace: CallTrace
     need: Mapping[str, int]
     widened: bool = False
+    queued_at: datetime | None = None  # this visit's start after an overflow to a queue
+    left: frozenset[QueueId] = frozenset()  # queues it overflowed out of, in this call
     offers: dict[OfferId, AgentId] = field(default_factory=dict)
     tried: tuple[AgentId, ...] = ()  # rang out in this round (immutable: traces share it)
     tried_set: frozenset[AgentId] = frozenset()
@@ -499,7 +506,14 @@ class Acd:
     def _arrived(self, event: CallerArrived, out: list[AcdCommand]) -> None:
         self._arrive(event, out, admit=True)
 
-    def _arrive(self, event: CallerArrived, out: list[AcdCommand], *, admit: bool) -> None:
+    def _arrive(
+        self,
+        event: CallerArrived,
+        out: list[AcdCommand],
+        *,
+        admit: bool,
+        left: frozenset[QueueId] = frozenset(),
+    ) -> None:
         queue = self._queue(event.queue)
         if event.call in self._callers or event.call in self._connected:
             raise DuplicateCall(f"call {event.call!r} is already in the ACD")
@@ -517,6 +531,8 @@ class Acd:
             key,
             trace,
             _need(queue.config, event.skills),
+            queued_at=event.at if left else None,
+            left=left,
         )
         refusal = self._refusal(queue, caller) if admit else None
         if refusal is not None:
@@ -541,26 +557,57 @@ class Acd:
 
     def _refuse(self, caller: _Caller, reason: str, at: datetime, out: list[AcdCommand]) -> None:
         queue = self._queues[caller.queue]
-        target = queue.config.overflow or DEFAULT_OVERFLOW
+        target = self._destination(caller, queue.config.overflow or DEFAULT_OVERFLOW)
         self._record(caller, "arrival", reason, "sent_elsewhere", (), (), at)
         out.append(SendElsewhere(caller.call, target, reason, queue.id))
         waited = _seconds(caller.enqueued_at, at)
         out.append(CallerOutcome(caller.call, queue.id, "overflowed", waited, None, at))
         self._book.finish(caller.call, self._tick)
+        self._to_queue(caller, target, at, out)
+
+    def _destination(self, caller: _Caller, target: OverflowTarget) -> OverflowTarget:
+        """Where an overflowing caller goes: a queue target only when the queue is known and
+        the caller has not been in it during this call (no loops); else the default."""
+        if target.kind is not OverflowKind.QUEUE:
+            return target
+        name = target.target
+        if name in self._queues and name != caller.queue and name not in caller.left:
+            return target
+        return DEFAULT_OVERFLOW
+
+    def _to_queue(
+        self, caller: _Caller, target: OverflowTarget, at: datetime, out: list[AcdCommand]
+    ) -> None:
+        """Overflow to a queue: the caller, still waiting in the PBX, joins the target queue at
+        once, as a new visit. Its original enqueue time keeps its place in line; the target's
+        ``max_wait`` and ``widen_after`` count from now."""
+        if target.kind is not OverflowKind.QUEUE:
+            return
+        arrival = CallerArrived(
+            caller.call,
+            caller.channel,
+            target.target,
+            caller.priority,
+            dict(caller.skills),
+            caller.enqueued_at,
+            at,
+        )
+        self._arrive(arrival, out, admit=True, left=caller.left | {caller.queue})
 
     def _arm_caller_timers(
         self, queue: _Queue, caller: _Caller, at: datetime, out: list[AcdCommand]
     ) -> None:
         config = queue.config
+        since = caller.queued_at or caller.enqueued_at
         if config.max_wait is not None:
-            due = caller.enqueued_at + timedelta(seconds=config.max_wait)
+            due = since + timedelta(seconds=config.max_wait)
             self._start(f"wait:{caller.call}", due, out)
         if config.announce_every is not None and config.announce_every > 0:
             self._start(
                 f"announce:{caller.call}", at + timedelta(seconds=config.announce_every), out
             )
         if config.widen_after is not None and caller.need and not caller.widened:
-            due = caller.enqueued_at + timedelta(seconds=config.widen_after)
+            due = since + timedelta(seconds=config.widen_after)
             self._start(f"widen:{caller.call}", due, out)
 
     def _cancel_caller_timers(self, call: CallId, out: list[AcdCommand]) -> None:
@@ -591,18 +638,22 @@ class Acd:
         target: OverflowTarget | None = None,
         reason: str = "",
     ) -> None:
-        """The caller leaves the queue unanswered: stop its offers, report its one outcome."""
+        """The caller leaves the queue unanswered: stop its offers, report the queue's outcome
+        (and, sent to another queue, join it)."""
         queue = self._queues[caller.queue]
         for offer_id in list(caller.offers):
             self._withdraw(self._offers[offer_id], at, out, requeue=False)
         self._dequeue(queue, caller)
         self._cancel_caller_timers(caller.call, out)
         if target is not None:
+            target = self._destination(caller, target)
             self._record(caller, reason, reason, "sent_elsewhere", (), (), at)
             out.append(SendElsewhere(caller.call, target, reason, queue.id))
         waited = _seconds(caller.enqueued_at, at)
         out.append(CallerOutcome(caller.call, queue.id, outcome, waited, None, at))
         self._book.finish(caller.call, self._tick)
+        if target is not None:
+            self._to_queue(caller, target, at, out)
 
     def _dequeue(self, queue: _Queue, caller: _Caller) -> None:
         del self._callers[caller.call]

@@ -160,3 +160,70 @@ def test_answered_outcome_carries_the_wait() -> None:
     d.login("a1")
     d.advance(3)
     assert outcome(d.answer("a1")) == ("c1", "answered", 15.0, "a1")
+
+
+def to_queue(name: str) -> OverflowTarget:
+    return OverflowTarget(OverflowKind.QUEUE, name)
+
+
+def test_max_wait_to_another_queue_joins_it_and_its_agent_is_rung() -> None:
+    queues = [
+        QueueConfig("q", max_wait=60, overflow=to_queue("backup")),
+        QueueConfig("backup", max_wait=30),
+    ]
+    d = Driver(queues, agents("a1") + agents("b1", queues={"backup": 1}))
+    d.arrive("c1")
+    out = d.advance(60)
+    assert only(out, SendElsewhere) == [SendElsewhere("c1", to_queue("backup"), "max_wait", "q")]
+    assert outcome(out) == ("c1", "timeout", 60.0, None)
+    assert [w.call for w in d.acd.queue("backup", d.t).waiting] == ["c1"]
+    assert rung(d.login("b1")) == ["b1"]
+    out = d.answer("b1")
+    assert outcome(out) == ("c1", "answered", 60.0, "b1")  # waited since the first queue
+    trace = d.acd.trace("c1")
+    assert [(t.queue, t.trigger, t.result) for t in trace] == [
+        ("q", "arrival", "wait"),
+        ("q", "max_wait", "sent_elsewhere"),
+        ("backup", "arrival", "wait"),
+        ("backup", "agent_free", "ring"),
+    ]
+
+
+def test_the_target_queue_s_max_wait_counts_from_the_overflow() -> None:
+    queues = [
+        QueueConfig("q", max_wait=60, overflow=to_queue("backup")),
+        QueueConfig("backup", max_wait=30, overflow=VOICEMAIL),
+    ]
+    d = Driver(queues, agents("a1"))
+    d.arrive("c1")
+    d.advance(60)
+    assert d.advance(29) == []
+    out = d.advance(1)
+    assert only(out, SendElsewhere) == [SendElsewhere("c1", VOICEMAIL, "max_wait", "backup")]
+    assert outcome(out) == ("c1", "timeout", 90.0, None)
+
+
+def test_overflow_never_loops_back_into_a_queue_the_caller_left() -> None:
+    overflow = NoAgentsPolicy.OVERFLOW
+    queues = [
+        QueueConfig("q", no_agents=overflow, overflow=to_queue("backup")),
+        QueueConfig("backup", no_agents=overflow, overflow=to_queue("q")),
+        QueueConfig("self", max_length=1, overflow=to_queue("self")),
+        QueueConfig("stray", max_wait=5, overflow=to_queue("nowhere")),
+    ]
+    d = Driver(queues, agents("a1"))
+    out = d.arrive("c1")
+    assert [(s.queue, s.target) for s in only(out, SendElsewhere)] == [
+        ("q", to_queue("backup")),
+        ("backup", OverflowTarget(OverflowKind.MESSAGE)),  # not back to q
+    ]
+    assert [(o.queue, o.outcome) for o in only(out, CallerOutcome)] == [
+        ("q", "overflowed"),
+        ("backup", "overflowed"),
+    ]
+    d.arrive("c2", queue="self")
+    out = d.arrive("c3", queue="self")
+    assert only(out, SendElsewhere)[0].target == OverflowTarget(OverflowKind.MESSAGE)
+    d.arrive("c4", queue="stray")
+    out = d.advance(5)  # an unknown queue (a run-time change may name one): the default
+    assert only(out, SendElsewhere)[0].target == OverflowTarget(OverflowKind.MESSAGE)
