@@ -69,6 +69,18 @@ from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
 from callcenter.storage.db import Database
 from callcenter.telephony import AmiLinkChanged, TelephonyEvent
+from callcenter.voicemail.delivery import CallbackSender, FeedSender, Sender, SmtpSender
+from callcenter.voicemail.dispatcher import Dispatcher
+from callcenter.voicemail.feed import Feed
+from callcenter.voicemail.model import Channel
+from callcenter.voicemail.recorder import AGI_PATH as VOICEMAIL_PATH
+from callcenter.voicemail.recorder import VoicemailRecorder
+from callcenter.voicemail.repository import SqlVoicemailRepository
+from callcenter.voicemail.retrieval import AGI_PATH as MAILBOX_BY_PHONE_PATH
+from callcenter.voicemail.retrieval import MailboxByPhone
+from callcenter.voicemail.service import VoicemailService
+from callcenter.voicemail.settings import MailboxSettings
+from callcenter.voicemail.store import MessageStore
 from callcenter.web.app import build_web_app
 from callcenter.web.health import Check
 
@@ -107,6 +119,18 @@ class Engine:
         catalogue = catalogue_for(frozenset(settings.acd.queues), Path(ivr.sounds), ivr)
         self.scripts = ScriptLibrary(ivr, catalogue, self.clock)
         self.http_lookups = AiohttpGetter()
+        # Voicemail: the engine records, stores and notifies (outbox) for configured mailboxes.
+        asterisk_sounds = Path(ivr.asterisk_sounds) if ivr.asterisk_sounds else None
+        self.voicemail_feed = Feed()
+        self.voicemail = _voicemail(
+            settings,
+            self.database,
+            asterisk_sounds,
+            self.callbacks,
+            self.voicemail_feed,
+            self.clock,
+        )
+        self.voicemail_recorder = VoicemailRecorder(self.voicemail, self.customers, self.clock)
         services = IvrServices(
             reports=self.ledger,
             customers=self.customers,
@@ -115,9 +139,9 @@ class Engine:
             clock=self.clock,
             transfer_numbers=frozenset(ivr.transfer_numbers),
             http_timeout_max=ivr.http_timeout_max,
+            voicemail=self.voicemail_recorder,
         )
         # Prompts: uploads and recordings by phone go into ivr.sounds and Asterisk's copy.
-        asterisk_sounds = Path(ivr.asterisk_sounds) if ivr.asterisk_sounds else None
         self.prompts = PromptService(
             PromptStore(Path(ivr.sounds), asterisk_sounds),
             SoxConverter(),
@@ -126,10 +150,13 @@ class Engine:
             used_by_scripts(self.scripts),
         )
         agi_routes = IvrDriver(self.scripts, services).handlers()
-        if PROMPT_RECORDER_PATH in agi_routes:
-            problem = ConfigProblem(f"ivr.entries.{PROMPT_RECORDER_PATH}", "name reserved")
-            raise ConfigError("ivr", [problem])
+        for reserved in (PROMPT_RECORDER_PATH, VOICEMAIL_PATH, MAILBOX_BY_PHONE_PATH):
+            if reserved in agi_routes:
+                problem = ConfigProblem(f"ivr.entries.{reserved}", "name reserved")
+                raise ConfigError("ivr", [problem])
         agi_routes[PROMPT_RECORDER_PATH] = PromptRecorder(self.prompts).handle
+        agi_routes[VOICEMAIL_PATH] = self.voicemail_recorder.handle
+        agi_routes[MAILBOX_BY_PHONE_PATH] = MailboxByPhone(self.voicemail).handle
         self.fastagi = FastAgiServer(settings.fastagi, agi_routes)
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
@@ -146,6 +173,7 @@ class Engine:
             prompts=self.prompts,
             stats=(self.stats, self.stats_log),
             ws_origins=settings.http.websocket_origins,
+            voicemail=(self.voicemail, self.voicemail_feed),
         )
         self.http_port: int | None = None
         self.started = asyncio.Event()
@@ -268,6 +296,7 @@ class Engine:
                 group.create_task(self.ledger.run(), name="ledger")
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
                 group.create_task(self.callbacks.run(), name="callbacks")
+                group.create_task(self.voicemail.run(), name="voicemail")
                 group.create_task(self.scripts.watch(), name="ivr-scripts")
                 group.create_task(self.stats.run(), name="stats")
                 group.create_task(self.acd.run(), name="acd")
@@ -292,6 +321,39 @@ def _kpi(settings: Settings) -> KpiSettings:
         queue_service_level_seconds={
             name: queue.service_level_seconds for name, queue in settings.acd.queues.items()
         },
+    )
+
+
+def _voicemail(
+    settings: Settings,
+    database: Database,
+    asterisk_sounds: Path | None,
+    callbacks: CallbackService,
+    feed: Feed,
+    clock: Clock,
+) -> VoicemailService:
+    """The voicemail service with its outbox: the websocket feed and callback tasks always,
+    e-mail when ``voicemail.smtp.host`` is set."""
+    section = settings.voicemail
+    repository = SqlVoicemailRepository(database)
+    store = MessageStore(Path(section.store), asterisk_sounds)
+    senders: dict[Channel, Sender] = {
+        Channel.WEBSOCKET: FeedSender(feed.publish),
+        Channel.CALLBACK: CallbackSender(callbacks),
+    }
+    if section.smtp.host:
+        senders[Channel.EMAIL] = SmtpSender(section.smtp, store.path, section.api_url)
+    dispatcher = Dispatcher(
+        repository,
+        senders,
+        lambda name: section.mailboxes.get(name) or MailboxSettings(),
+        clock,
+        retry_min=section.retry_min,
+        retry_max=section.retry_max,
+        poll=section.poll_interval,
+    )
+    return VoicemailService(
+        repository, store, section, clock, dispatcher, email=Channel.EMAIL in senders
     )
 
 

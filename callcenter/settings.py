@@ -21,6 +21,7 @@ from callcenter.acd.settings import AcdSettings
 from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.ivr.settings import IvrSettings
 from callcenter.stats.settings import StatsSettings
+from callcenter.voicemail.settings import VoicemailSettings
 from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
 ENV_PREFIX = "CALLCENTER__"
@@ -90,6 +91,7 @@ class Settings(_Section):
     ivr: IvrSettings = IvrSettings()
     stats: StatsSettings = StatsSettings()
     acd: AcdSettings = AcdSettings()
+    voicemail: VoicemailSettings = VoicemailSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

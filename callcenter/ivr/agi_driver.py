@@ -93,6 +93,21 @@ class HttpGetter(Protocol):
         ...
 
 
+class VoicemailTaker(Protocol):
+    """The engine's voicemail recorder (:mod:`callcenter.voicemail.recorder`)."""
+
+    def knows(self, mailbox: str) -> bool: ...
+
+    async def take(
+        self,
+        session: AgiSession,
+        mailbox: str,
+        linkedid: str,
+        queue: str,
+        ivr_path: tuple[str, ...],
+    ) -> str: ...
+
+
 @dataclass(frozen=True)
 class IvrServices:
     reports: CallReports
@@ -102,6 +117,7 @@ class IvrServices:
     clock: Clock
     transfer_numbers: frozenset[str] = frozenset()
     http_timeout_max: float = 5.0
+    voicemail: VoicemailTaker | None = None
 
 
 class _Ended(Exception):
@@ -213,6 +229,11 @@ class _Call:
         return found.attributes() if found is not None else None
 
     async def voicemail(self, command: Voicemail) -> None:
+        """The engine records the message when it has the mailbox; else Asterisk's VoiceMail()."""
+        taker = self.services.voicemail
+        if taker is not None and taker.knows(command.mailbox):
+            await taker.take(self.session, command.mailbox, self.linkedid, "", tuple(self.path))
+            return
         try:
             await self.session.exec("VoiceMail", f"{command.mailbox}@{VOICEMAIL_CONTEXT}")
         except AgiHangup:

@@ -13,12 +13,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.types import TypeDecorator
@@ -193,3 +195,50 @@ stats_records = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_stats_records_at", stats_records.c.at)
+
+# Voicemail messages (callcenter.voicemail): one row per message whose audio is in the engine's
+# store, named by ``id``. Deleting through the API keeps the row with who deleted it (the
+# audit); the retention purge removes rows and files for good.
+MESSAGE_ID_LENGTH = 32
+
+voicemail_messages = Table(
+    "voicemail_messages",
+    metadata,
+    Column("id", String(MESSAGE_ID_LENGTH), primary_key=True),
+    Column("mailbox", String(AGENT_LENGTH), nullable=False),
+    Column("caller", String(CALLER_LENGTH), nullable=False),
+    Column("caller_name", String(CALLER_LENGTH), nullable=False),
+    Column("customer_id", Integer, nullable=True),
+    Column("queue", String(AGENT_LENGTH), nullable=False),
+    Column("call", String(LINKEDID_LENGTH), nullable=False),
+    Column("ivr_path", Text, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("heard_at", UtcDateTime, nullable=True),
+    Column("heard_by", String(AGENT_LENGTH), nullable=False),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Column("deleted_by", String(AGENT_LENGTH), nullable=False),
+    Column("transcript", Text, nullable=True),
+)
+Index(
+    "ix_voicemail_messages_mailbox", voicemail_messages.c.mailbox, voicemail_messages.c.created_at
+)
+Index("ix_voicemail_messages_created_at", voicemail_messages.c.created_at)
+
+# The voicemail outbox: one delivery per message and channel (email, websocket, callback),
+# written in the same transaction as the message; the dispatcher moves each to sent once.
+voicemail_outbox = Table(
+    "voicemail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(MESSAGE_ID_LENGTH), nullable=False),
+    Column("channel", String(OUTCOME_LENGTH), nullable=False),
+    Column("status", String(OUTCOME_LENGTH), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UtcDateTime, nullable=False),
+    Column("last_error", String(NOTE_LENGTH), nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("message_id", "channel", name="uq_voicemail_outbox_message_id"),
+    sqlite_autoincrement=True,
+)
+Index("ix_voicemail_outbox_status", voicemail_outbox.c.status, voicemail_outbox.c.next_at)

@@ -23,6 +23,9 @@ from callcenter.prompts.service import PromptService
 from callcenter.stats import http as stats_http
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
+from callcenter.voicemail import http as voicemail_http
+from callcenter.voicemail.feed import Feed
+from callcenter.voicemail.service import VoicemailService
 from callcenter.web import pages
 from callcenter.web.auth import Handler, make_auth_middleware
 from callcenter.web.errors import error_response
@@ -56,6 +59,7 @@ def build_web_app(
     prompts: PromptService | None = None,
     stats: tuple[StatsService, SqlStatsRepository] | None = None,
     ws_origins: Sequence[str] = (),
+    voicemail: tuple[VoicemailService, Feed] | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens)],
@@ -82,4 +86,6 @@ def build_web_app(
         app[stats_http.ORIGINS_KEY] = tuple(ws_origins)
         stats_http.add_routes(app)
         pages.add_routes(app)
+    if voicemail is not None:
+        voicemail_http.add_routes(app, *voicemail, ws_origins)
     return app

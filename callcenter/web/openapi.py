@@ -12,6 +12,8 @@ from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
 from callcenter.prompts.schemas import PROMPT_SCHEMA, RECORDING_SCHEMA
+from callcenter.voicemail.schemas import MESSAGE_SCHEMA as VOICEMAIL_MESSAGE_SCHEMA
+from callcenter.voicemail.schemas import openapi_paths as voicemail_paths
 
 _ERROR = {
     "type": "object",
@@ -50,6 +52,7 @@ def document() -> dict[str, Any]:
                 "Customer": CUSTOMER_SCHEMA,
                 "Prompt": PROMPT_SCHEMA,
                 "PromptRecording": RECORDING_SCHEMA,
+                "VoicemailMessage": VOICEMAIL_MESSAGE_SCHEMA,
                 "Error": _ERROR,
             },
         },
@@ -100,6 +103,7 @@ def document() -> dict[str, Any]:
             **_ivr_paths(),
             **_stats_paths(),
             **_prompt_paths(),
+            **voicemail_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",

@@ -1,0 +1,1 @@
+"""Voicemail: messages recorded by the engine, stored durably, notified through an outbox."""

@@ -1,0 +1,154 @@
+"""HTTP handlers of voicemail: messages per mailbox, their audio, heard, delete (audited), the
+deliveries of a message, and the live feed of new messages per group (auth: middleware)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import weakref
+from collections.abc import Sequence
+from datetime import datetime
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from callcenter.errors import BadRequest
+from callcenter.voicemail.feed import Feed, Subscriber
+from callcenter.voicemail.schemas import delivery_json, message_json
+from callcenter.voicemail.service import VoicemailService
+from callcenter.web.params import int_param, json_object
+from callcenter.web.websockets import check_origin
+
+VOICEMAIL_KEY = web.AppKey("voicemail", VoicemailService)
+FEED_KEY = web.AppKey("voicemail_feed", Feed)
+ORIGINS_KEY = web.AppKey("voicemail_ws_origins", tuple[str, ...])
+SOCKETS_KEY = web.AppKey("voicemail_sockets", weakref.WeakSet[web.WebSocketResponse])
+NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SEND_TIMEOUT = 5.0
+
+
+def _name(raw: str | None, what: str, required: bool = False) -> str | None:
+    if raw is None or raw == "":
+        if required:
+            raise BadRequest(f"{what} is required")
+        return None
+    if not NAME.fullmatch(raw):
+        raise BadRequest(f"{what} {raw[:40]!r} is not valid")
+    return raw
+
+
+async def mailboxes(request: web.Request) -> web.Response:
+    boxes = request.app[VOICEMAIL_KEY].mailboxes()
+    return web.json_response(
+        {
+            "mailboxes": [
+                {"name": name, "group": box.group, "max_seconds": box.max_seconds}
+                for name, box in sorted(boxes.items())
+            ]
+        }
+    )
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    query = request.query
+    mailbox = _name(query.get("mailbox"), "mailbox")
+    limit = int_param(query.get("limit"), "limit", 50, 1, 500) or 50
+    before: datetime | None = None
+    if raw := query.get("before"):
+        try:
+            before = datetime.fromisoformat(raw)
+        except ValueError:
+            raise BadRequest("before must be an ISO 8601 time") from None
+        if before.tzinfo is None:
+            raise BadRequest("before must carry a time zone")
+    deleted = query.get("deleted", "false") == "true"
+    found = await request.app[VOICEMAIL_KEY].messages(mailbox, deleted, limit, before)
+    return web.json_response({"messages": [message_json(m) for m in found]})
+
+
+async def get_message(request: web.Request) -> web.Response:
+    message = await request.app[VOICEMAIL_KEY].get(request.match_info["message"])
+    return web.json_response(message_json(message))
+
+
+async def message_audio(request: web.Request) -> web.FileResponse:
+    path = await request.app[VOICEMAIL_KEY].audio(request.match_info["message"])
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+
+
+async def mark_heard(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    by = _name(body.get("by") if isinstance(body.get("by"), str) else None, "by", True) or ""
+    message = await request.app[VOICEMAIL_KEY].mark_heard(request.match_info["message"], by)
+    return web.json_response(message_json(message))
+
+
+async def delete_message(request: web.Request) -> web.Response:
+    by = _name(request.query.get("by"), "by", True) or ""
+    message = await request.app[VOICEMAIL_KEY].delete(request.match_info["message"], by)
+    return web.json_response(message_json(message))
+
+
+async def message_deliveries(request: web.Request) -> web.Response:
+    found = await request.app[VOICEMAIL_KEY].deliveries(request.match_info["message"])
+    return web.json_response({"deliveries": [delivery_json(d) for d in found]})
+
+
+async def feed(request: web.Request) -> web.WebSocketResponse:
+    """Every new message of ``group`` (all groups without it), one JSON text frame each."""
+    origins: tuple[str, ...] = request.app[ORIGINS_KEY]
+    check_origin(request, origins)
+    group = _name(request.query.get("group"), "group") or ""
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    await ws.prepare(request)
+    request.app[SOCKETS_KEY].add(ws)
+    subscriber, unsubscribe = request.app[FEED_KEY].subscribe(group)
+    sender = asyncio.create_task(_send(ws, subscriber))
+    try:
+        async for message in ws:
+            if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                break
+    finally:
+        unsubscribe()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    return ws
+
+
+async def _send(ws: web.WebSocketResponse, subscriber: Subscriber) -> None:
+    while not ws.closed:
+        if subscriber.overflowed:  # too slow: it reconnects and reads the list instead
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+            return
+        text = await subscriber.inbox.get()
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.send_str(text)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            await ws.close()
+            return
+
+
+async def _close_feeds(app: web.Application) -> None:
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS_KEY]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def add_routes(
+    app: web.Application, service: VoicemailService, live: Feed, origins: Sequence[str]
+) -> None:
+    app[VOICEMAIL_KEY] = service
+    app[FEED_KEY] = live
+    app[ORIGINS_KEY] = tuple(origins)
+    app[SOCKETS_KEY] = weakref.WeakSet()
+    app.on_shutdown.append(_close_feeds)
+    app.router.add_get("/api/v1/voicemail/mailboxes", mailboxes)
+    app.router.add_get("/api/v1/voicemail/messages", list_messages)
+    app.router.add_get("/api/v1/voicemail/messages/{message}", get_message)
+    app.router.add_get("/api/v1/voicemail/messages/{message}/audio", message_audio)
+    app.router.add_get("/api/v1/voicemail/messages/{message}/deliveries", message_deliveries)
+    app.router.add_post("/api/v1/voicemail/messages/{message}/heard", mark_heard)
+    app.router.add_delete("/api/v1/voicemail/messages/{message}", delete_message)
+    app.router.add_get("/api/v1/voicemail/feed", feed)
