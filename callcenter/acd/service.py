@@ -148,7 +148,7 @@ class AcdService:
                 if handle is not None:
                     handle.cancel()
             case AgentStateChanged() | CallerOutcome():
-                self._publish(command)
+                self._tell(command)
             case RingAgent():
                 self._request(self._ring(command))
             case StopRinging():
@@ -158,8 +158,15 @@ class AcdService:
             case Announce():
                 self._request(self._announce(command))
             case SendElsewhere():
-                self._publish(command)
+                self._tell(command)
                 self._request(self._send_elsewhere(command))
+
+    def _tell(self, command: Published) -> None:
+        """Publish to the rest of the engine; a listener's fault never stops the ACD."""
+        try:
+            self._publish(command)
+        except Exception:
+            log.exception("acd: a listener failed on %s", type(command).__name__)
 
     def _start_timer(self, command: StartTimer) -> None:
         old = self._timers.pop(command.timer, None)

@@ -90,7 +90,11 @@ class Recorder:
         self._states[event.agent] = event
         if previous is not None:
             reason = previous.reason if previous.state is AgentState.PAUSED else ""
-            out.append(AgentInterval(event.agent, previous.state, previous.at, event.at, reason))
+            # Events are applied in the order the ACD decided them; one stamped a moment
+            # before its predecessor (a request timed before it waited its turn) closes the
+            # previous state with no length rather than a negative one.
+            end = max(event.at, previous.at)
+            out.append(AgentInterval(event.agent, previous.state, previous.at, end, reason))
         handling = self._handling.get(event.agent)
         if handling is None or event.state is AgentState.TALKING:
             return out

@@ -85,8 +85,13 @@ class StatsService:
     # --- input ------------------------------------------------------------------------
 
     def submit(self, event: RecorderEvent) -> None:
-        """Non-blocking; records go to today's figures now and to storage soon."""
-        records = self._recorder.apply(event)
+        """Non-blocking; records go to today's figures now and to storage soon. A fault in
+        the statistics is logged and never reaches the caller (the ACD, the ledger)."""
+        try:
+            records = self._recorder.apply(event)
+        except Exception:
+            log.exception("stats: %s could not be recorded", type(event).__name__)
+            return
         if not records:
             return
         self._roll_day()

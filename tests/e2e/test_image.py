@@ -322,9 +322,12 @@ def test_engine_image_accepts_its_sample_configuration(engine_image: str) -> Non
         "CALLCENTER__HTTP__API_TOKENS": '["token-0123456789abcdef"]',
     }
     with mounted(engine_image) as rootfs:
+        # In the image's working directory, as the engine runs: the IVR scripts and prompts
+        # the configuration names are relative to it.
+        workdir = inspect(engine_image)["Config"]["WorkingDir"]
         result = in_image(
             rootfs,
-            ["callcenter", "check-config", "/etc/callcenter/hotline.yaml"],
+            ["env", "-C", workdir, "callcenter", "check-config", "/etc/callcenter/hotline.yaml"],
             user=ENGINE_USER,
             env=env,
         )

@@ -146,3 +146,11 @@ def test_ivr_calls_from_closed_ledger_rows() -> None:
     window = Window(T0, T0 + timedelta(hours=1))
     totals = compute(feed.records, window, KpiSettings()).overall
     assert figures(totals, Scope.OVERALL, KpiSettings())["ivr_self_service_rate"] == 1 / 3
+
+
+def test_a_state_stamped_before_its_predecessor_closes_it_with_no_length() -> None:
+    recorder = Recorder()
+    recorder.apply(AgentStateChanged("a1", AgentState.READY, "", at(10)))
+    (interval,) = recorder.apply(AgentStateChanged("a1", AgentState.RINGING, "", at(9)))
+    assert isinstance(interval, AgentInterval)
+    assert (interval.state, interval.start, interval.end) == (AgentState.READY, at(10), at(10))
