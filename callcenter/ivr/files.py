@@ -14,7 +14,7 @@ The catalogue a script is validated against:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from callcenter.acd.settings import AcdSettings
 from callcenter.errors import ConfigError, ConfigProblem
+from callcenter.ivr.library import prompts_in
 from callcenter.ivr.load import Loaded, Problem, load_text
 from callcenter.ivr.simulate import Scenario
 from callcenter.ivr.validate import Catalogue
@@ -46,7 +47,7 @@ def catalogue_from_files(
     """Raise :class:`ConfigError` when the configuration's ``acd`` section is unreadable."""
     return Catalogue(
         queues=_queues(str(config)),
-        prompts=_prompts(Path(sounds)),
+        prompts=prompts_in(Path(sounds)),
         documents=frozenset(documents),
         transfer_numbers=frozenset(transfer_numbers),
     )
@@ -70,16 +71,6 @@ def _queues(filename: str) -> frozenset[str]:
         ]
         raise ConfigError(filename, problems) from None
     return frozenset(acd.queues)
-
-
-def _prompts(sounds: Path) -> Mapping[str, frozenset[str]]:
-    if not sounds.is_dir():
-        return {}
-    return {
-        language.name: frozenset(wav.stem for wav in language.glob("*.wav"))
-        for language in sorted(sounds.iterdir())
-        if language.is_dir()
-    }
 
 
 def read_scenario(path: str | Path | None, keys: list[str | None]) -> Scenario:

@@ -256,7 +256,7 @@ def catalogue_for(
     def build() -> Catalogue:
         return Catalogue(
             queues=queues,
-            prompts=_prompts(sounds),
+            prompts=prompts_in(sounds),
             documents=frozenset(settings.documents),
             transfer_numbers=frozenset(settings.transfer_numbers),
         )
@@ -264,7 +264,8 @@ def catalogue_for(
     return build
 
 
-def _prompts(sounds: Path) -> Mapping[str, frozenset[str]]:
+def prompts_in(sounds: Path) -> Mapping[str, frozenset[str]]:
+    """The prompt names per language under ``sounds`` (``<language>/<name>.wav``)."""
     if not sounds.is_dir():
         return {}
     return {

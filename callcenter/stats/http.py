@@ -5,12 +5,11 @@ calculator, and Prometheus metrics."""
 from __future__ import annotations
 
 import math
-import weakref
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from callcenter.calls.http import LEDGER_KEY
 from callcenter.customers.http import CUSTOMERS_KEY
@@ -25,12 +24,16 @@ from callcenter.stats.model import Window
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
 from callcenter.web.params import int_param
-from callcenter.web.websockets import FeedClient, check_origin
+from callcenter.web.websockets import (
+    FeedClient,
+    check_origin,
+    close_feeds_at_shutdown,
+    track_feed,
+)
 
 STATS_KEY = web.AppKey("stats", StatsService)
 STATS_LOG_KEY = web.AppKey("stats_log", SqlStatsRepository)
 ORIGINS_KEY = web.AppKey("ws_origins", tuple[str, ...])
-SOCKETS_KEY = web.AppKey("stats_sockets", weakref.WeakSet[web.WebSocketResponse])
 MAX_REPORT_DAYS = 400
 
 
@@ -48,7 +51,7 @@ async def live_feed(request: web.Request) -> web.WebSocketResponse:
     check_origin(request, origins)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096, compress=False)
     await ws.prepare(request)
-    request.app[SOCKETS_KEY].add(ws)
+    track_feed(request, ws)
     client = FeedClient(ws, request.transport)
     unsubscribe = request.app[STATS_KEY].subscribe(client.offer)
     try:
@@ -254,16 +257,8 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-async def _close_feeds(app: web.Application) -> None:
-    """At shutdown: close every feed (clients reconnect to the next engine)."""
-    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS_KEY]
-    for ws in list(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
 def add_routes(app: web.Application) -> None:
-    app[SOCKETS_KEY] = weakref.WeakSet()
-    app.on_shutdown.append(_close_feeds)
+    close_feeds_at_shutdown(app)
     app.router.add_get("/api/v1/stats/live", live)
     app.router.add_get("/api/v1/stats/definitions", live_definitions)
     app.router.add_get("/api/v1/stats/feed", live_feed)

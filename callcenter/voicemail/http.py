@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import weakref
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,12 +16,11 @@ from callcenter.voicemail.feed import Feed, Subscriber
 from callcenter.voicemail.schemas import delivery_json, message_json
 from callcenter.voicemail.service import VoicemailService
 from callcenter.web.params import int_param, json_object
-from callcenter.web.websockets import check_origin
+from callcenter.web.websockets import check_origin, close_feeds_at_shutdown, track_feed
 
 VOICEMAIL_KEY = web.AppKey("voicemail", VoicemailService)
 FEED_KEY = web.AppKey("voicemail_feed", Feed)
 ORIGINS_KEY = web.AppKey("voicemail_ws_origins", tuple[str, ...])
-SOCKETS_KEY = web.AppKey("voicemail_sockets", weakref.WeakSet[web.WebSocketResponse])
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEND_TIMEOUT = 5.0
 
@@ -101,7 +99,7 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     group = _name(request.query.get("group"), "group") or ""
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
-    request.app[SOCKETS_KEY].add(ws)
+    track_feed(request, ws)
     subscriber, unsubscribe = request.app[FEED_KEY].subscribe(group)
     sender = asyncio.create_task(_send(ws, subscriber))
     try:
@@ -130,20 +128,13 @@ async def _send(ws: web.WebSocketResponse, subscriber: Subscriber) -> None:
             return
 
 
-async def _close_feeds(app: web.Application) -> None:
-    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS_KEY]
-    for ws in list(sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-
-
 def add_routes(
     app: web.Application, service: VoicemailService, live: Feed, origins: Sequence[str]
 ) -> None:
     app[VOICEMAIL_KEY] = service
     app[FEED_KEY] = live
     app[ORIGINS_KEY] = tuple(origins)
-    app[SOCKETS_KEY] = weakref.WeakSet()
-    app.on_shutdown.append(_close_feeds)
+    close_feeds_at_shutdown(app)
     app.router.add_get("/api/v1/voicemail/mailboxes", mailboxes)
     app.router.add_get("/api/v1/voicemail/messages", list_messages)
     app.router.add_get("/api/v1/voicemail/messages/{message}", get_message)

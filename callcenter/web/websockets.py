@@ -16,15 +16,37 @@ import asyncio
 import logging
 import struct
 import time
+import weakref
 from collections.abc import Collection
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from callcenter.errors import Forbidden
 
 log = logging.getLogger(__name__)
+
+
+_FEEDS = web.AppKey("feed_sockets", weakref.WeakSet[web.WebSocketResponse])
+
+
+def close_feeds_at_shutdown(app: web.Application) -> None:
+    """Every websocket registered with :func:`track_feed` is closed when the app shuts down
+    (clients reconnect to the next engine). Safe to call once per feed."""
+    if _FEEDS not in app:
+        app[_FEEDS] = weakref.WeakSet()
+        app.on_shutdown.append(_close_feeds)
+
+
+def track_feed(request: web.Request, ws: web.WebSocketResponse) -> None:
+    request.app[_FEEDS].add(ws)
+
+
+async def _close_feeds(app: web.Application) -> None:
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[_FEEDS]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 def check_origin(request: web.Request, allowed: Collection[str] = ()) -> None:
