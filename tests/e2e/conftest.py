@@ -42,6 +42,19 @@ def asterisk() -> Iterator[Asterisk]:
 
 
 @pytest.fixture
+async def no_call_left(asterisk: Asterisk) -> AsyncIterator[None]:
+    """After each test (and its engine): no channel left for the next test's engine to adopt,
+    even when the test failed half-way with callers still on the line."""
+    yield
+    await asyncio.to_thread(asterisk.cli, "channel request hangup all")
+    for _ in range(50):
+        listing = await asyncio.to_thread(asterisk.cli, "core show channels concise")
+        if not listing.strip():
+            return
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
 async def ami_proxy() -> AsyncIterator[TcpProxy]:
     """Sits between the engine and Asterisk's AMI so a test can cut or freeze the link."""
     proxy = TcpProxy("127.0.0.1", 5038)

@@ -9,9 +9,8 @@ cc-queue-wait; every agent's phone is one SIPp UAS whose log says who was offere
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,22 +33,9 @@ from tests.e2e.harness import Asterisk
 from tests.e2e.observer import RECEIVED, observing
 from tests.e2e.phones import agent_phones, all_finished, call_in, step, waiting_caller
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
 SLACK = 1.5  # seconds a timer-driven step may take beyond its due time, end to end
-
-
-@pytest.fixture(autouse=True)
-async def no_call_left(asterisk: Asterisk) -> AsyncIterator[None]:
-    """After each test (and its engine): no channel left for the next test's engine to adopt,
-    even when the test failed half-way with callers still on the line."""
-    yield
-    await asyncio.to_thread(asterisk.cli, "channel request hangup all")
-    for _ in range(50):
-        listing = await asyncio.to_thread(asterisk.cli, "core show channels concise")
-        if not listing.strip():
-            return
-        await asyncio.sleep(0.1)
 
 
 def one_queue(agents: dict[str, Any], **queue: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from tests.e2e.conftest import engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 from tests.e2e.phones import AgentPhones, agent_phones, all_finished, call_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
 AGENTS = ("agent1001", "agent1002")
 CONFIG = {

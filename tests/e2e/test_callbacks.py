@@ -11,7 +11,7 @@ from tests.e2e.harness import Asterisk
 from tests.e2e.observer import observing
 from tests.e2e.phones import step
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
 CONFIG = {
     "queues": {

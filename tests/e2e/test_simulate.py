@@ -14,7 +14,7 @@ from tests.e2e.api import closed_calls, get
 from tests.e2e.conftest import API_TOKEN, engine_settings, running_engine
 from tests.e2e.harness import Asterisk
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
 REPO = Path(__file__).resolve().parents[2]
 SIMULATE = REPO / "scripts" / "simulate"

@@ -17,7 +17,7 @@ from tests.e2e.harness import Asterisk
 from tests.e2e.ivr_callers import LocalTimeClock, menu_caller, shanghai
 from tests.e2e.phones import agent_phones, all_finished
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
 REPO = Path(__file__).resolve().parents[2]
 ACD = {
