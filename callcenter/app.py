@@ -69,6 +69,9 @@ from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
 from callcenter.storage.db import Database
 from callcenter.telephony import AmiLinkChanged, TelephonyEvent
+from callcenter.users.model import TokenSigner
+from callcenter.users.repository import SqlUserRepository
+from callcenter.users.service import UserService
 from callcenter.voicemail.delivery import CallbackSender, FeedSender, Sender, SmtpSender
 from callcenter.voicemail.dispatcher import Dispatcher
 from callcenter.voicemail.feed import Feed
@@ -158,6 +161,12 @@ class Engine:
         agi_routes[VOICEMAIL_PATH] = self.voicemail_recorder.handle
         agi_routes[MAILBOX_BY_PHONE_PATH] = MailboxByPhone(self.voicemail).handle
         self.fastagi = FastAgiServer(settings.fastagi, agi_routes)
+        self.users = UserService(
+            SqlUserRepository(self.database),
+            TokenSigner(settings.http.session_signing_key()),
+            self.clock,
+            session_seconds=int(settings.http.session_hours * 3600),
+        )
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
@@ -174,6 +183,7 @@ class Engine:
             stats=(self.stats, self.stats_log),
             ws_origins=settings.http.websocket_origins,
             voicemail=(self.voicemail, self.voicemail_feed),
+            users=self.users,
         )
         self.http_port: int | None = None
         self.started = asyncio.Event()
@@ -278,6 +288,7 @@ class Engine:
         """Run until cancelled; every child task runs under one TaskGroup."""
         self.scripts.load_all()
         await self.database.migrate()
+        await self.users.load()
         await self.stats.load_today()
         await self._restore_agents()
         runner = web.AppRunner(self.web, access_log=None)

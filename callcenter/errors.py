@@ -109,6 +109,12 @@ class BadRequest(CallcenterError):
     code = "bad_request"
 
 
+class TooManyRequests(CallcenterError):
+    """Refused for now: too many attempts in a short time (e.g. wrong passwords)."""
+
+    code = "too_many_requests"
+
+
 class StorageUnavailable(CallcenterError):
     """The database cannot be reached; the operation may be retried."""
 

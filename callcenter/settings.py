@@ -8,6 +8,8 @@ line and column. The composition root (:mod:`callcenter.app`) is the only reader
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -74,6 +76,10 @@ class HttpSettings(_Section):
     port: ListenPort = 8080
     api_tokens: Annotated[list[SecretStr], Field(min_length=1)]
     websocket_origins: list[str] = Field(default_factory=list)  # beyond the server's own
+    # Signs log-in session tokens; derived from the first API token when not set. Changing it
+    # ends every session.
+    session_key: SecretStr | None = None
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
 
     @field_validator("api_tokens")
     @classmethod
@@ -81,6 +87,19 @@ class HttpSettings(_Section):
         if any(len(token.get_secret_value()) < 16 for token in value):
             raise ValueError("every token must be at least 16 characters long")
         return value
+
+    @field_validator("session_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the session key must be at least 32 characters long")
+        return value
+
+    def session_signing_key(self) -> bytes:
+        if self.session_key is not None:
+            return self.session_key.get_secret_value().encode()
+        first = self.api_tokens[0].get_secret_value().encode()
+        return hmac.new(first, b"callcenter session key", hashlib.sha256).digest()
 
 
 class Settings(_Section):

@@ -27,6 +27,8 @@ from callcenter.acd.schemas import agent_json, queue_json
 from callcenter.acd.service import AcdService
 from callcenter.acd.settings import QueueSettings
 from callcenter.errors import BadRequest
+from callcenter.users.model import Role
+from callcenter.web.auth import grant, require_agent
 from callcenter.web.params import json_object
 
 ACD_KEY = web.AppKey("acd", AcdService)
@@ -59,12 +61,15 @@ async def list_agents(request: web.Request) -> web.Response:
 
 async def get_agent(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
-    return web.json_response(agent_json(acd.core.agent(request.match_info["agent"])))
+    agent = request.match_info["agent"]
+    require_agent(request, agent)
+    return web.json_response(agent_json(acd.core.agent(agent)))
 
 
 async def agent_action(request: web.Request) -> web.Response:
     acd = request.app[ACD_KEY]
     agent = request.match_info["agent"]
+    require_agent(request, agent)
     make = ACTIONS.get(request.match_info["action"])
     if make is None:
         raise BadRequest(f"unknown action; one of {', '.join(ACTIONS)}")
@@ -114,9 +119,9 @@ async def call_trace(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/agents", list_agents)
-    app.router.add_get("/api/v1/agents/{agent}", get_agent)
-    app.router.add_post("/api/v1/agents/{agent}/{action}", agent_action)
+    grant(app, app.router.add_get("/api/v1/agents/{agent}", get_agent), Role.AGENT)
+    grant(app, app.router.add_post("/api/v1/agents/{agent}/{action}", agent_action), Role.AGENT)
     app.router.add_get("/api/v1/queues", list_queues)
     app.router.add_get("/api/v1/queues/{queue}", get_queue)
-    app.router.add_patch("/api/v1/queues/{queue}", patch_queue)
+    grant(app, app.router.add_patch("/api/v1/queues/{queue}", patch_queue), Role.ADMIN)
     app.router.add_get("/api/v1/calls/{linkedid}/trace", call_trace)

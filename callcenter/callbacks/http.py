@@ -12,6 +12,8 @@ from callcenter.callbacks.model import CallbackRequest, TaskAction, TaskStatus
 from callcenter.callbacks.schemas import task_json
 from callcenter.callbacks.service import CallbackService
 from callcenter.errors import BadRequest
+from callcenter.users.model import Role
+from callcenter.web.auth import grant
 from callcenter.web.params import int_param, json_object
 
 CALLBACKS_KEY = web.AppKey("callbacks", CallbackService)
@@ -77,6 +79,6 @@ async def act_on_callback(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/callbacks", list_callbacks)
-    app.router.add_post("/api/v1/callbacks", book_callback)
+    grant(app, app.router.add_post("/api/v1/callbacks", book_callback), Role.AGENT)
     app.router.add_get("/api/v1/callbacks/{task}", get_callback)
     app.router.add_post("/api/v1/callbacks/{task}/{action}", act_on_callback)

@@ -8,6 +8,8 @@ from callcenter.customers.repository import CustomerNotFound
 from callcenter.customers.schemas import contact_json, customer_json, draft_from_json
 from callcenter.customers.service import CustomerService
 from callcenter.errors import BadRequest
+from callcenter.users.model import Role
+from callcenter.web.auth import SERVICE, grant, principal_of
 from callcenter.web.params import int_param, json_object
 
 CUSTOMERS_KEY = web.AppKey("customers", CustomerService)
@@ -63,13 +65,18 @@ async def add_note(request: web.Request) -> web.Response:
     text, author = body.get("text"), body.get("author", "")
     if not isinstance(text, str) or not 1 <= len(text) <= 500 or not isinstance(author, str):
         raise BadRequest("text must be 1-500 characters; author a string")
+    principal = principal_of(request)
+    if principal is not SERVICE:
+        author = principal.name  # a user writes under their own name
     contact = await service.add_note(customer_id, text, author[:64])
     return web.json_response(contact_json(contact), status=201)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/customers", find_customer)
+    grant(app, app.router.add_get("/api/v1/customers", find_customer), Role.AGENT)
     app.router.add_post("/api/v1/customers/import", import_customers)
-    app.router.add_get("/api/v1/customers/{customer:[0-9]+}", get_customer)
+    grant(app, app.router.add_get("/api/v1/customers/{customer:[0-9]+}", get_customer), Role.AGENT)
     app.router.add_put("/api/v1/customers/by-account/{account}", put_customer)
-    app.router.add_post("/api/v1/customers/{customer:[0-9]+}/notes", add_note)
+    grant(
+        app, app.router.add_post("/api/v1/customers/{customer:[0-9]+}/notes", add_note), Role.AGENT
+    )

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from callcenter.errors import BadRequest
 from callcenter.ivr.library import ScriptLibrary
+from callcenter.users.model import Role
+from callcenter.web.auth import grant
 from callcenter.web.params import json_object
 
 SCRIPTS_KEY = web.AppKey("ivr_scripts", ScriptLibrary)
@@ -51,4 +53,4 @@ async def rollback(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/ivr", list_entries)
     app.router.add_get("/api/v1/ivr/{entry}", get_entry)
-    app.router.add_post("/api/v1/ivr/{entry}/rollback", rollback)
+    grant(app, app.router.add_post("/api/v1/ivr/{entry}/rollback", rollback), Role.ADMIN)

@@ -7,6 +7,8 @@ from aiohttp import web
 from callcenter.prompts.model import MAX_UPLOAD_BYTES, AudioTooLarge, InvalidAudio, PromptId
 from callcenter.prompts.schemas import prompt_json, recording_json
 from callcenter.prompts.service import PromptService
+from callcenter.users.model import Role
+from callcenter.web.auth import grant
 
 PROMPTS_KEY = web.AppKey("prompts", PromptService)
 
@@ -54,6 +56,6 @@ async def request_recording(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/prompts", list_prompts)
-    app.router.add_put("/api/v1/prompts/{lang}/{name}", put_prompt)
-    app.router.add_delete("/api/v1/prompts/{lang}/{name}", delete_prompt)
+    grant(app, app.router.add_put("/api/v1/prompts/{lang}/{name}", put_prompt), Role.ADMIN)
+    grant(app, app.router.add_delete("/api/v1/prompts/{lang}/{name}", delete_prompt), Role.ADMIN)
     app.router.add_post("/api/v1/prompts/{lang}/{name}/recording", request_recording)

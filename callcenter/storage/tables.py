@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -242,3 +243,18 @@ voicemail_outbox = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_voicemail_outbox_status", voicemail_outbox.c.status, voicemail_outbox.c.next_at)
+
+# Users of the desk and the API (role agent, supervisor or admin; an agent user is one ACD
+# agent). ``token_version`` moves on at log-out or a password change: older tokens stop working.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(AGENT_LENGTH), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("agent", String(AGENT_LENGTH), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("token_version", Integer, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

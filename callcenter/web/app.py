@@ -23,6 +23,8 @@ from callcenter.prompts.service import PromptService
 from callcenter.stats import http as stats_http
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.service import StatsService
+from callcenter.users import http as users_http
+from callcenter.users.service import UserService
 from callcenter.voicemail import http as voicemail_http
 from callcenter.voicemail.feed import Feed
 from callcenter.voicemail.service import VoicemailService
@@ -60,9 +62,10 @@ def build_web_app(
     stats: tuple[StatsService, SqlStatsRepository] | None = None,
     ws_origins: Sequence[str] = (),
     voicemail: tuple[VoicemailService, Feed] | None = None,
+    users: UserService | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[errors_middleware, make_auth_middleware(tokens)],
+        middlewares=[errors_middleware, make_auth_middleware(tokens, users)],
         client_max_size=1024 * 1024,
     )
     app[CHECKS_KEY] = checks
@@ -88,4 +91,6 @@ def build_web_app(
         pages.add_routes(app)
     if voicemail is not None:
         voicemail_http.add_routes(app, *voicemail, ws_origins)
+    if users is not None:
+        users_http.add_routes(app, users)
     return app

@@ -11,6 +11,7 @@ from callcenter.errors import (
     Forbidden,
     NotFound,
     StorageUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 
@@ -20,6 +21,7 @@ _STATUS: list[tuple[type[CallcenterError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooManyRequests, 429),
     (StorageUnavailable, 503),
 ]
 

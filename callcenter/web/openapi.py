@@ -12,6 +12,8 @@ from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
 from callcenter.prompts.schemas import PROMPT_SCHEMA, RECORDING_SCHEMA
+from callcenter.users.schemas import USER_SCHEMA
+from callcenter.users.schemas import openapi_paths as users_paths
 from callcenter.voicemail.schemas import MESSAGE_SCHEMA as VOICEMAIL_MESSAGE_SCHEMA
 from callcenter.voicemail.schemas import openapi_paths as voicemail_paths
 
@@ -53,6 +55,7 @@ def document() -> dict[str, Any]:
                 "Prompt": PROMPT_SCHEMA,
                 "PromptRecording": RECORDING_SCHEMA,
                 "VoicemailMessage": VOICEMAIL_MESSAGE_SCHEMA,
+                "User": USER_SCHEMA,
                 "Error": _ERROR,
             },
         },
@@ -645,6 +648,7 @@ def _stats_paths() -> dict[str, Any]:
             }
         },
         **_page_paths(),
+        **users_paths(),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (text format): today's figures, live gauges",

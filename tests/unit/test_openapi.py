@@ -20,6 +20,7 @@ def test_every_route_is_documented() -> None:
         prompts=sentinel.prompts,
         stats=(sentinel.stats, sentinel.stats_log),
         voicemail=(sentinel.voicemail, sentinel.voicemail_feed),
+        users=sentinel.users,
     )
     served = {
         (resource.canonical, route.method.lower())
