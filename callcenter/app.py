@@ -53,6 +53,7 @@ from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
+from callcenter.desk.service import DeskService, PoppingCallControl
 from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
 from callcenter.ivr.agi_driver import IvrDriver, IvrServices
 from callcenter.ivr.http_lookup import AiohttpGetter
@@ -105,9 +106,20 @@ class Engine:
         self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
         self.customers = CustomerService(SqlCustomerRepository(self.database), self.clock)
         self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
+        acd_core = Acd(settings.acd.queue_configs(), settings.acd.agent_configs())
+        # The agents' desk: a screen-pop goes out before each ring (one owner of pops/desks).
+        self.desk = DeskService(
+            settings.desk,
+            acd_core,
+            self.acd_events.legs.caller_id,
+            self.customers,
+            self.ledger,
+            self.clock,
+        )
+        self.ledger.on_closed(self.desk.call_closed)
         self.acd = AcdService(
-            Acd(settings.acd.queue_configs(), settings.acd.agent_configs()),
-            AmiCallControl(self.ami, self.acd_events),
+            acd_core,
+            PoppingCallControl(AmiCallControl(self.ami, self.acd_events), self.desk),
             self.clock,
             self._on_acd_outcome,
             self.acd_events.channel_of,
@@ -143,6 +155,7 @@ class Engine:
             transfer_numbers=frozenset(ivr.transfer_numbers),
             http_timeout_max=ivr.http_timeout_max,
             voicemail=self.voicemail_recorder,
+            handoff=self.desk.handoff,
         )
         # Prompts: uploads and recordings by phone go into ivr.sounds and Asterisk's copy.
         self.prompts = PromptService(
@@ -184,6 +197,7 @@ class Engine:
             ws_origins=settings.http.websocket_origins,
             voicemail=(self.voicemail, self.voicemail_feed),
             users=self.users,
+            desk=self.desk,
         )
         self.http_port: int | None = None
         self.started = asyncio.Event()
@@ -237,6 +251,7 @@ class Engine:
     def _on_acd_outcome(self, event: Published) -> None:
         match event:
             case AgentStateChanged():
+                self.desk.on_agent_state(event)
                 self.session_recorder.record(event)
                 self.stats.submit(event)
             case CallerOutcome():
@@ -319,6 +334,7 @@ class Engine:
                 task.cancel()
             await self.fastagi.stop()
             await self.http_lookups.close()
+            await self.desk.close()
             await runner.cleanup()
             await self.database.close()
 

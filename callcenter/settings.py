@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from callcenter.acd.settings import AcdSettings
+from callcenter.desk.settings import DeskSettings
 from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.ivr.settings import IvrSettings
 from callcenter.stats.settings import StatsSettings
@@ -111,6 +112,7 @@ class Settings(_Section):
     stats: StatsSettings = StatsSettings()
     acd: AcdSettings = AcdSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
+    desk: DeskSettings = DeskSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -1133,6 +1133,14 @@ class Acd:
             self._estimate(queue, len(queue.waiting) + 1),
         )
 
+    def waiting_caller(self, call: CallId) -> tuple[QueueId, datetime] | None:
+        """The queue a waiting caller is in and when it started waiting (None when the
+        call waits nowhere): what an agent's screen-pop says about the wait."""
+        caller = self._callers.get(call)
+        if caller is None:
+            return None
+        return caller.queue, caller.enqueued_at
+
     def queue_config(self, queue_id: QueueId) -> QueueConfig:
         return self._queue(queue_id).config
 

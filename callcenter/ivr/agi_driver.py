@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -63,6 +63,9 @@ AGI() returns without it (the engine's connection ended early)."""
 NEXT_VARIABLE = "CC_NEXT"
 VOICEMAIL_CONTEXT = "callcenter"
 _CALLER = re.compile(r"[^0-9+*#]")
+
+Handoff = Callable[[str, tuple[str, ...], tuple[tuple[str, str], ...], str], None]
+"""(linkedid, IVR path, the flow's variables, language), when the IVR queues a call."""
 
 
 class CallReports(Protocol):
@@ -118,6 +121,8 @@ class IvrServices:
     transfer_numbers: frozenset[str] = frozenset()
     http_timeout_max: float = 5.0
     voicemail: VoicemailTaker | None = None
+    # Told what the IVR learnt when it queues a call (the agent's screen-pop shows it).
+    handoff: Handoff | None = None
 
 
 class _Ended(Exception):
@@ -265,6 +270,10 @@ class _Call:
         await session.set_variable("__CC_ENQUEUED", enqueued)
         await session.set_variable(NEXT_VARIABLE, "queue")
         await session.set_variable(HANDLED_VARIABLE, "1")
+        if self.services.handoff is not None:
+            self.services.handoff(
+                self.linkedid, tuple(self.path), command.attributes, command.language
+            )
 
     async def transfer(self, command: Transfer) -> None:
         allowed = self.services.transfer_numbers

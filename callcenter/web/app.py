@@ -15,6 +15,8 @@ from callcenter.calls import http as calls_http
 from callcenter.calls.service import CallLedgerService
 from callcenter.customers import http as customers_http
 from callcenter.customers.service import CustomerService
+from callcenter.desk import http as desk_http
+from callcenter.desk.service import DeskService
 from callcenter.errors import CallcenterError
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.library import ScriptLibrary
@@ -63,6 +65,7 @@ def build_web_app(
     ws_origins: Sequence[str] = (),
     voicemail: tuple[VoicemailService, Feed] | None = None,
     users: UserService | None = None,
+    desk: DeskService | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens, users)],
@@ -93,4 +96,6 @@ def build_web_app(
         voicemail_http.add_routes(app, *voicemail, ws_origins)
     if users is not None:
         users_http.add_routes(app, users)
+    if desk is not None:
+        desk_http.add_routes(app, desk, ws_origins)
     return app

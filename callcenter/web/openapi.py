@@ -11,6 +11,8 @@ from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
+from callcenter.desk.schemas import POP_SCHEMA
+from callcenter.desk.schemas import openapi_paths as desk_paths
 from callcenter.prompts.schemas import PROMPT_SCHEMA, RECORDING_SCHEMA
 from callcenter.users.schemas import USER_SCHEMA
 from callcenter.users.schemas import openapi_paths as users_paths
@@ -56,6 +58,7 @@ def document() -> dict[str, Any]:
                 "PromptRecording": RECORDING_SCHEMA,
                 "VoicemailMessage": VOICEMAIL_MESSAGE_SCHEMA,
                 "User": USER_SCHEMA,
+                "Pop": POP_SCHEMA,
                 "Error": _ERROR,
             },
         },
@@ -649,6 +652,7 @@ def _stats_paths() -> dict[str, Any]:
         },
         **_page_paths(),
         **users_paths(),
+        **desk_paths(),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (text format): today's figures, live gauges",

@@ -21,6 +21,7 @@ def test_every_route_is_documented() -> None:
         stats=(sentinel.stats, sentinel.stats_log),
         voicemail=(sentinel.voicemail, sentinel.voicemail_feed),
         users=sentinel.users,
+        desk=sentinel.desk,
     )
     served = {
         (resource.canonical, route.method.lower())

@@ -1,0 +1,354 @@
+"""The desk service: the one owner of screen-pops and of the agents' desk connections.
+
+Theory of operation.
+
+- The IVR hands a call to a queue with what it learnt (path, inputs such as the account number
+  entered, the customer found, the language): :meth:`DeskService.handoff` keeps that *call
+  context* until the call is closed in the ledger.
+- When the ACD rings an agent, :class:`PoppingCallControl` (wrapped around the PBX adapter)
+  calls :meth:`DeskService.before_ring` first. A pop is made at once from what is in memory
+  (queue, time waited, caller ID, call context), then filled with the customer record (by the
+  customer the IVR found, the account number entered, else the caller ID) and the recent
+  contact history, and pushed to the agent's desks while the phone rings.
+- Policy ``ring_anyway``: the phone rings at once; the pop goes out alongside. Policy
+  ``require_ack``: the phone rings only once a desk of the agent acknowledged the pop within
+  ``ack_timeout``; with no desk connected, or no acknowledgement, the offer fails and the ACD
+  offers the call to the next agent (the skip counts as an unanswered offer).
+- The ACD's agent state changes drive the pop's status: talking → connected; any other state
+  after ringing → withdrawn, after talking → ended. Every state change is pushed too.
+- Pushes are written straight to each desk's transport, encoded once: a slow desk whose unsent
+  data passes a bound is disconnected (it reconnects and gets a snapshot), so it never delays
+  the others. A (re)connecting desk gets a snapshot of the agent and the pops of every call
+  still ringing or connected; later pushes carry only what is new, so a client that replaces
+  its state by pop id never shows a pop twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from callcenter.acd.core import AgentView
+from callcenter.acd.model import (
+    AgentId,
+    AgentOnCall,
+    AgentState,
+    AgentStateChanged,
+    CallControl,
+    CallerArrived,
+    CallId,
+    OfferId,
+    OverflowTarget,
+)
+from callcenter.acd.schemas import agent_json
+from callcenter.calls.model import CallRecord
+from callcenter.clock import Clock
+from callcenter.customers.model import Customer
+from callcenter.customers.schemas import contact_json, customer_json
+from callcenter.customers.service import CustomerService
+from callcenter.desk.pop import CallContext, Pop, PopStatus
+from callcenter.desk.settings import DeskSettings, PopPolicy
+from callcenter.errors import CallcenterError, NotFound
+from callcenter.web.websockets import text_frame
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXTS = 20_000  # calls handed over by the IVR and not closed yet
+
+
+class DeskNotReady(CallcenterError):
+    """The pop policy skips this agent: no desk connected, or the pop not acknowledged."""
+
+    code = "desk_not_ready"
+
+
+class AcdViews(Protocol):
+    """What the desk reads of the ACD core (read-only views)."""
+
+    def agent(self, agent_id: str) -> AgentView: ...
+
+    def waiting_caller(self, call: str) -> tuple[str, Any] | None: ...
+
+
+class CallPaths(Protocol):
+    async def get(self, linkedid: str) -> CallRecord | None: ...
+
+
+class DeskClient:
+    """One desk websocket, written to directly (see the module's notes)."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        limit: int = 512 * 1024,
+    ) -> None:
+        self.ws = ws
+        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        self._limit = limit
+
+    def send(self, frame: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return
+        if transport.get_write_buffer_size() > self._limit:
+            log.info("desk: a client reads too slowly; disconnected (it will resync)")
+            transport.abort()
+            return
+        transport.write(frame)
+
+
+class DeskService:
+    def __init__(
+        self,
+        settings: DeskSettings,
+        acd: AcdViews,
+        caller_id: Callable[[CallId], tuple[str, str]],
+        customers: CustomerService,
+        paths: CallPaths | None,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._acd = acd
+        self._caller_id = caller_id
+        self._customers = customers
+        self._paths = paths
+        self._clock = clock
+        self._clients: dict[AgentId, set[DeskClient]] = {}
+        self._pops: dict[AgentId, Pop] = {}  # the live pop of each agent
+        self._contexts: OrderedDict[CallId, CallContext] = OrderedDict()
+        self._acks: dict[OfferId, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pushed = 0
+
+    # The IVR and the ledger.
+
+    def handoff(
+        self,
+        call: CallId,
+        path: tuple[str, ...],
+        inputs: tuple[tuple[str, str], ...],
+        language: str,
+    ) -> None:
+        """The IVR queued ``call``: keep what it learnt for the pops to come."""
+        self._contexts[call] = CallContext(call, path, inputs, language)
+        self._contexts.move_to_end(call)
+        while len(self._contexts) > MAX_CONTEXTS:
+            self._contexts.popitem(last=False)
+
+    def call_closed(self, record: CallRecord) -> None:
+        self._contexts.pop(record.linkedid, None)
+
+    # The ACD.
+
+    async def before_ring(self, offer: OfferId, call: CallId, agent: AgentId) -> bool:
+        """Make and push the pop; under ``require_ack`` wait for a desk's acknowledgement.
+        False: skip this agent."""
+        pop = self._new_pop(offer, call, agent)
+        if pop is None:
+            return True  # the offer ended already; the ACD stops the ring
+        self._pops[agent] = pop
+        if self._settings.pop_policy is PopPolicy.RING_ANYWAY:
+            self._spawn(self._fill_and_push(pop))
+            return True
+        if not self._clients.get(agent):
+            self._end(pop, PopStatus.WITHDRAWN)
+            return False
+        acked = asyncio.get_running_loop().create_future()
+        self._acks[offer] = acked
+        try:
+            await self._fill_and_push(pop)
+            await asyncio.wait_for(acked, self._settings.ack_timeout)
+            return True
+        except TimeoutError:
+            log.info("desk: %s did not acknowledge the pop of %s: skipped", agent, offer)
+            self._end(pop, PopStatus.WITHDRAWN)
+            return False
+        finally:
+            self._acks.pop(offer, None)
+
+    def on_agent_state(self, event: AgentStateChanged) -> None:
+        pop = self._pops.get(event.agent)
+        if pop is not None:
+            if event.state is AgentState.TALKING:
+                if pop.status is PopStatus.RINGING:
+                    pop.status = PopStatus.CONNECTED
+                    self._status(pop)
+            elif event.state is not AgentState.RINGING:
+                was_ringing = pop.status is PopStatus.RINGING
+                self._end(pop, PopStatus.WITHDRAWN if was_ringing else PopStatus.ENDED)
+        if event.agent in self._clients:
+            self._push(event.agent, {"type": "state", "agent": self._agent_json(event.agent)})
+
+    # Desks.
+
+    def attach(self, agent: AgentId, client: DeskClient) -> None:
+        """Register a desk and send its snapshot first."""
+        self._acd.agent(agent)  # 404 for an unknown agent
+        pop = self._pops.get(agent)
+        snapshot = {
+            "type": "snapshot",
+            "agent": self._agent_json(agent),
+            "pops": [pop.json()] if pop is not None and pop.ready else [],
+        }
+        client.send(_frame(snapshot))
+        self._clients.setdefault(agent, set()).add(client)
+
+    def detach(self, agent: AgentId, client: DeskClient) -> None:
+        clients = self._clients.get(agent)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self._clients[agent]
+
+    def acknowledge(self, agent: AgentId, offer: OfferId) -> None:
+        pop = self._pops.get(agent)
+        if pop is None or pop.id != offer:
+            raise NotFound(f"no live pop {offer[:64]!r} for {agent}")
+        if not pop.acked:
+            pop.acked = True
+            waiting = self._acks.get(offer)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+            self._push(agent, {"type": "acked", "id": offer})
+
+    def live_pop(self, agent: AgentId) -> Pop | None:
+        pop = self._pops.get(agent)
+        return pop if pop is not None and pop.ready else None
+
+    def connected(self, agent: AgentId) -> int:
+        return len(self._clients.get(agent, ()))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # Inside.
+
+    def _new_pop(self, offer: OfferId, call: CallId, agent: AgentId) -> Pop | None:
+        try:
+            view = self._acd.agent(agent)
+        except CallcenterError:
+            return None
+        if view.state is not AgentState.RINGING or view.call != call:
+            return None
+        now = self._clock.now()
+        waiting = self._acd.waiting_caller(call)
+        queue, since = waiting if waiting is not None else ("", now)
+        number, name = self._caller_id(call)
+        context = self._contexts.get(call) or CallContext(call)
+        waited = max(0.0, (now - since).total_seconds())
+        return Pop(offer, agent, call, queue, number, name, now, waited, context)
+
+    async def _fill_and_push(self, pop: Pop) -> None:
+        try:
+            await self._fill(pop)
+        except CallcenterError as exc:  # storage down: the pop goes out with what is known
+            log.warning("desk: customer look-up for %s failed: %s", pop.call, exc)
+        pop.ready = True
+        if self._pops.get(pop.agent) is pop:
+            self._push(pop.agent, {"type": "pop", "pop": pop.json()})
+
+    async def _fill(self, pop: Pop) -> None:
+        if not pop.context.path and self._paths is not None:
+            record = await self._paths.get(pop.call)
+            if record is not None:
+                pop.context = CallContext(pop.call, record.path)
+        customer = await self._customer(pop)
+        if customer is not None:
+            history = await self._customers.history(customer.id, self._settings.history_limit)
+            pop.customer = customer_json(customer)
+            pop.history = [contact_json(c) for c in history]
+
+    async def _customer(self, pop: Pop) -> Customer | None:
+        context = pop.context
+        known = context.input("customer.id")
+        if known.isdigit():
+            try:
+                return await self._customers.get(int(known))
+            except NotFound:
+                pass
+        account = context.input("account")
+        if account:
+            found = await self._customers.by_account(account)
+            if found is not None:
+                return found
+        return await self._customers.by_phone(pop.caller) if pop.caller else None
+
+    def _end(self, pop: Pop, status: PopStatus) -> None:
+        pop.status = status
+        if self._pops.get(pop.agent) is pop:
+            del self._pops[pop.agent]
+        if pop.ready:
+            self._status(pop)
+
+    def _status(self, pop: Pop) -> None:
+        self._push(pop.agent, {"type": "pop_status", "id": pop.id, "status": pop.status.value})
+
+    def _push(self, agent: AgentId, message: dict[str, Any]) -> None:
+        clients = self._clients.get(agent)
+        if not clients:
+            return
+        frame = _frame(message)
+        for client in list(clients):
+            client.send(frame)
+        self.pushed += 1
+
+    def _agent_json(self, agent: AgentId) -> dict[str, Any]:
+        return agent_json(self._acd.agent(agent))
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("desk: making a pop failed: %r", task.exception())
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    return text_frame(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+class PoppingCallControl:
+    """The PBX adapter with the desk in front of each ring: the pop goes out first (and, under
+    ``require_ack``, a refused pop means the agent is skipped)."""
+
+    def __init__(self, inner: CallControl, desk: DeskService) -> None:
+        self._inner = inner
+        self._desk = desk
+
+    async def ring_agent(
+        self, offer: OfferId, call: CallId, agent: AgentId, ring_timeout: float
+    ) -> None:
+        if not await self._desk.before_ring(offer, call, agent):
+            raise DeskNotReady(f"the desk of {agent} did not take the pop of {offer}")
+        await self._inner.ring_agent(offer, call, agent, ring_timeout)
+
+    async def stop_ringing(self, offer: OfferId) -> None:
+        await self._inner.stop_ringing(offer)
+
+    async def connect(self, call_channel: str, offer: OfferId) -> None:
+        await self._inner.connect(call_channel, offer)
+
+    async def announce(
+        self, call_channel: str, position: int, estimated_wait: float | None
+    ) -> None:
+        await self._inner.announce(call_channel, position, estimated_wait)
+
+    async def send_elsewhere(self, call_channel: str, target: OverflowTarget) -> None:
+        await self._inner.send_elsewhere(call_channel, target)
+
+    async def waiting_callers(self) -> list[CallerArrived]:
+        return await self._inner.waiting_callers()
+
+    async def agents_on_call(self) -> list[AgentOnCall]:
+        return await self._inner.agents_on_call()
