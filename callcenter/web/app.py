@@ -98,4 +98,5 @@ def build_web_app(
         users_http.add_routes(app, users)
     if desk is not None:
         desk_http.add_routes(app, desk, ws_origins)
+        pages.add_desk_route(app)
     return app

@@ -739,4 +739,12 @@ def _page_paths() -> dict[str, Any]:
             " complaint rates by product model and region"
         ),
         "/forecast": page("The staffing page: Erlang C agents for a service-level target"),
+        "/desk": {
+            "get": {
+                "summary": "The agent console (public; it logs in with a name and password):"
+                " state, screen-pop, call controls, notes, callbacks",
+                "security": [],
+                "responses": {"200": {"description": "HTML page"}},
+            }
+        },
     }
