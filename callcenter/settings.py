@@ -47,6 +47,9 @@ class AmiSettings(_Section):
     reconnect_min: Seconds = 0.2
     reconnect_max: Seconds = 5.0
     action_timeout: Seconds = 5.0
+    # Action-only sessions (Events: off) for actions that can keep Asterisk busy (Bridge,
+    # Redirect, Setvar); 0 sends every action on the event session.
+    action_sessions: Annotated[int, Field(ge=0, le=8)] = 1
 
 
 class FastAgiSettings(_Section):

@@ -1,4 +1,4 @@
-"""The engine's AMI session: connect, log in, resync, keep alive, reconnect; send actions.
+"""The engine's AMI sessions: connect, log in, resync, keep alive, reconnect; send actions.
 
 Theory of operation. :meth:`AmiClient.run` is one task (run it under a TaskGroup) looping
 over sessions. A session opens an :class:`~callcenter.asterisk.ami_link.AmiLink`, logs in
@@ -24,6 +24,20 @@ follow the same rule: the list replaces the map, then held ``DeviceStateChange``
 When a link that was up ends, every action awaiting its answer fails with
 :class:`~callcenter.errors.AmiActionLost` (never re-sent) and ``AmiLinkChanged(up=False)``
 is published.
+
+Action sessions. Asterisk serves one session's actions one at a time, in order: an action
+that keeps it busy (``Bridge`` moves two channels and may answer one; ``Redirect`` and
+``Setvar`` wait for channel locks) delays every later action of that session, the keepalive
+Ping included. So ``settings.action_sessions`` more sessions log in with ``Events: off``
+(:class:`AmiActionSession`) and carry the actions of :data:`ACTION_SESSION_ACTIONS`, each
+sent on the one with the fewest actions awaiting answers; everything else (``Originate``,
+whose ``OriginateResponse`` is an event, the lists read at resync, ``Getvar``, ``Hangup``)
+stays on the event session. Each action session reconnects on its own with the same
+backoff; the event session's lifecycle, stats and ``AmiLinkChanged`` ignore them. Their
+liveness is never judged by a Ping queued behind slow actions: they ping only when idle,
+and an action that times out while nothing at all came back on its link since it was sent
+ends that link (Asterisk answers a session's actions in order, so the link is dead or
+stuck). An action for them when none is up fails with ``AmiNotConnected`` (nothing sent).
 
 Event delivery never blocks. Messages are parsed inside the protocol's ``data_received``;
 ``on_event`` and raw subscribers are called synchronously there and must only hand the value
@@ -62,7 +76,7 @@ from callcenter.asterisk import translate
 from callcenter.asterisk.ami_link import MAX_PENDING, AmiAnswer, AmiLink
 from callcenter.asterisk.sanitize import FieldValue, Headers, clean_text, sanitize_action
 from callcenter.clock import Clock
-from callcenter.errors import AmiError, AmiNotConnected
+from callcenter.errors import AmiError, AmiNotConnected, AmiTimeout
 from callcenter.settings import AmiSettings
 from callcenter.telephony import AmiLinkChanged, TelephonyEvent
 
@@ -70,6 +84,11 @@ log = logging.getLogger(__name__)
 
 MAX_HELD_EVENTS = 100_000
 """Events held back during one resync; beyond that the session is dropped and retried."""
+ACTION_SESSION_ACTIONS = frozenset({"bridge", "redirect", "setvar"})
+"""Actions sent on an action session when there is one (lower case): those that can keep
+Asterisk busy with one session. Each caller's Setvar and Redirect are awaited in turn, so
+their order holds whichever session carries each."""
+PING: Headers = {"Action": "Ping"}
 
 EventCallback = Callable[[TelephonyEvent], None]
 RawCallback = Callable[[Message], None]
@@ -85,6 +104,8 @@ class AmiStats:
     link_losses: int
     last_resync_seconds: float | None
     last_error: str | None
+    action_sessions_up: int = 0
+    action_link_losses: int = 0
 
     @property
     def reconnects(self) -> int:
@@ -114,7 +135,8 @@ class _LoginRejected(AmiError):
 
 
 class AmiClient:
-    """The engine's one AMI session (see the module docstring); ``run`` it in a TaskGroup."""
+    """The engine's AMI event session and its action sessions (see the module docstring);
+    ``run`` it in a TaskGroup."""
 
     def __init__(
         self,
@@ -125,12 +147,18 @@ class AmiClient:
         events: str = "on",
         rng: random.Random | None = None,
         max_pending: int = MAX_PENDING,
+        action_sessions: int | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._on_event = on_event
         self._events = events
         self._max_pending = max_pending
+        count = settings.action_sessions if action_sessions is None else action_sessions
+        self._action_sessions = [
+            AmiActionSession(settings, number, rng=rng, max_pending=max_pending)
+            for number in range(1, count + 1)
+        ]
         self._backoff = Backoff(settings.reconnect_min, settings.reconnect_max, rng)
         self._link: AmiLink | None = None
         self._held: list[tuple[Message, TelephonyEvent | None]] | None = None
@@ -166,6 +194,8 @@ class AmiClient:
             link_losses=self._losses,
             last_resync_seconds=self._last_resync,
             last_error=self._last_error,
+            action_sessions_up=sum(session.up for session in self._action_sessions),
+            action_link_losses=sum(session.losses for session in self._action_sessions),
         )
 
     def subscribe(self, pattern: str, callback: RawCallback) -> Callable[[], None]:
@@ -180,9 +210,12 @@ class AmiClient:
         return unsubscribe
 
     async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the event session and every action session are up (start-up, tests)."""
         try:
             async with asyncio.timeout(timeout):
                 await self._up.wait()
+                for session in self._action_sessions:
+                    await session.wait_up()
         except TimeoutError:
             raise AmiNotConnected(f"no AMI session came up within {timeout:g} s") from None
 
@@ -203,16 +236,31 @@ class AmiClient:
         ``OriginateResponse`` then arrives as a raw event for :meth:`subscribe`).
         """
         headers = sanitize_action(action, fields or {})
-        link = self._link
-        if not self._connected or link is None:
-            raise AmiNotConnected(f"{action}: no AMI session is up; the action was not sent")
-        answer = await link.request(
-            headers, timeout=timeout or self._settings.action_timeout, as_list=as_list
-        )
+        limit = timeout or self._settings.action_timeout
+        if self._action_sessions and action.lower() in ACTION_SESSION_ACTIONS:
+            answer = await self._least_busy().request(headers, timeout=limit, as_list=as_list)
+        else:
+            link = self._link
+            if not self._connected or link is None:
+                raise AmiNotConnected(f"{action}: no AMI session is up; the action was not sent")
+            answer = await link.request(headers, timeout=limit, as_list=as_list)
         _raise_for_error(action, answer)
         return answer
 
     async def run(self) -> None:
+        """The event session's loop, and each action session's beside it."""
+        async with asyncio.TaskGroup() as group:
+            for session in self._action_sessions:
+                group.create_task(session.run(), name=f"ami-actions-{session.number}")
+            await self._run_events()
+
+    def _least_busy(self) -> AmiActionSession:
+        """The action session up with the fewest actions awaiting answers (the first when
+        none is up: it refuses the action)."""
+        up = [session for session in self._action_sessions if session.up]
+        return min(up, key=lambda session: session.in_flight, default=self._action_sessions[0])
+
+    async def _run_events(self) -> None:
         while True:
             if await self._session():
                 self._backoff.reset()
@@ -263,17 +311,7 @@ class AmiClient:
         return up
 
     async def _login(self, link: AmiLink) -> None:
-        headers = sanitize_action(
-            "Login",
-            {
-                "Username": self._settings.username,
-                "Secret": self._settings.secret.get_secret_value(),
-                "Events": self._events,
-            },
-        )
-        answer = await link.request(headers, timeout=self._settings.action_timeout)
-        if not _is_success(answer):
-            raise _LoginRejected(_message_text(answer) or "login refused")
+        await _login(link, self._settings, self._events)
 
     async def _resync(self, link: AmiLink) -> None:
         loop = asyncio.get_running_loop()
@@ -313,13 +351,12 @@ class AmiClient:
 
     async def _keepalive(self, link: AmiLink) -> str:
         """Ping until the link ends; return why it ended."""
-        ping: Headers = {"Action": "Ping"}
         while not link.is_lost:
             await asyncio.wait({link.lost}, timeout=self._settings.ping_interval)
             if link.is_lost:
                 break
             try:
-                await link.request(ping, timeout=self._settings.ping_timeout)
+                await link.request(PING, timeout=self._settings.ping_timeout)
             except AmiNotConnected:
                 break
             except AmiError as exc:  # AmiTimeout; AmiActionLost ends the loop by itself
@@ -369,6 +406,139 @@ class AmiClient:
 
     def _emit(self, event: TelephonyEvent) -> None:
         _call(self._on_event, event)
+
+
+class AmiActionSession:
+    """One action-only AMI session (``Events: off``); see "Action sessions" above.
+
+    ``run`` loops over links like the event session (backoff and jitter, a refused login
+    logged as an error and retried) with no resync: it has no events to order.
+    """
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        number: int,
+        *,
+        rng: random.Random | None = None,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        self.number = number
+        self.in_flight = 0
+        self.losses = 0
+        self._settings = settings
+        self._max_pending = max_pending
+        self._backoff = Backoff(settings.reconnect_min, settings.reconnect_max, rng)
+        self._link: AmiLink | None = None
+        self._up = asyncio.Event()
+
+    @property
+    def up(self) -> bool:
+        return self._link is not None and not self._link.is_lost
+
+    async def wait_up(self) -> None:
+        await self._up.wait()
+
+    async def request(
+        self,
+        headers: Headers,
+        *,
+        timeout: float,  # noqa: ASYNC109 (each action has its own limit)
+        as_list: bool | None = None,
+    ) -> AmiAnswer:
+        """Send ``headers`` on this session; AmiLink.request's answers and errors."""
+        link = self._link
+        if link is None or link.is_lost:
+            raise AmiNotConnected(
+                f"{headers['Action']}: AMI action session {self.number} is down;"
+                " the action was not sent"
+            )
+        heard = link.heard
+        self.in_flight += 1
+        try:
+            return await link.request(headers, timeout=timeout, as_list=as_list)
+        except AmiTimeout:
+            if link.heard == heard:
+                link.abort(f"{headers['Action']} unanswered and nothing heard for {timeout:g} s")
+            raise
+        finally:
+            self.in_flight -= 1
+
+    async def run(self) -> None:
+        while True:
+            if await self._session():
+                self._backoff.reset()
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _session(self) -> bool:
+        """Connect, log in, keep alive; True when the session got up."""
+        where = f"{self._settings.host}:{self._settings.port}"
+        link: AmiLink | None = None
+        up = False
+        try:
+            link = await AmiLink.open(
+                self._settings.host,
+                self._settings.port,
+                _no_events,
+                timeout=self._settings.action_timeout,
+                max_pending=self._max_pending,
+            )
+            await _login(link, self._settings, "off")
+            self._link, up = link, True
+            self._up.set()
+            log.info("AMI action session %d up at %s", self.number, where)
+            reason = await self._keepalive(link)
+            log.warning("AMI action session %d with %s lost: %s", self.number, where, reason)
+        except _LoginRejected as exc:
+            log.error("AMI login as %r at %s refused: %s", self._settings.username, where, exc)
+        except (AmiError, OSError) as exc:
+            log.warning(
+                "AMI action session %d with %s failed: %s: %s",
+                *(self.number, where, type(exc).__name__, exc),
+            )
+        except Exception:  # a bug must not end the loop: log, back off, retry
+            log.exception("AMI action session %d ended by an unexpected error", self.number)
+        finally:
+            self._link = None
+            self._up.clear()
+            if link is not None:
+                link.abort("session ended")
+            if up:
+                self.losses += 1
+        return up
+
+    async def _keepalive(self, link: AmiLink) -> str:
+        """Ping when idle until the link ends; busy, the answers themselves prove it alive."""
+        while not link.is_lost:
+            await asyncio.wait({link.lost}, timeout=self._settings.ping_interval)
+            if link.is_lost or self.in_flight:
+                continue
+            try:
+                await link.request(PING, timeout=self._settings.ping_timeout)
+            except AmiNotConnected:
+                break
+            except AmiError as exc:
+                if not link.is_lost:
+                    link.abort(f"Ping unanswered while idle ({exc}): half-open link")
+        return link.lost.result()
+
+
+def _no_events(link: AmiLink, message: Message) -> None:
+    """An action session logs in with ``Events: off``; anything unasked is dropped."""
+
+
+async def _login(link: AmiLink, settings: AmiSettings, events: str) -> None:
+    headers = sanitize_action(
+        "Login",
+        {
+            "Username": settings.username,
+            "Secret": settings.secret.get_secret_value(),
+            "Events": events,
+        },
+    )
+    answer = await link.request(headers, timeout=settings.action_timeout)
+    if not _is_success(answer):
+        raise _LoginRejected(_message_text(answer) or "login refused")
 
 
 def _call(callback: Callable[[Any], None], value: object) -> None:

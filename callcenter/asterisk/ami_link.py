@@ -151,6 +151,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         return True
 
     def _handle_block(self, block: str) -> None:
+        self._link.heard += 1
         try:
             message = Message.from_line(block.strip())
             if message is None:
@@ -172,6 +173,8 @@ class AmiLink:
         self._waiting: set[asyncio.Future[Any]] = set()
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.protocol: AmiProtocol | None = None
+        self.heard = 0
+        """Messages received so far: a link that answered anything lately is alive."""
 
     @classmethod
     async def open(

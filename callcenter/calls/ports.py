@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from callcenter.calls.model import CallRecord, Outcome
+from callcenter.calls.model import CallRecord, LedgerCommand, Outcome
 
 
 class CallRepository(Protocol):
@@ -16,6 +16,12 @@ class CallRepository(Protocol):
     :class:`callcenter.errors.StorageUnavailable` (connection lost, server down) so the
     ledger service can retry the same command later.
     """
+
+    async def write(self, commands: Sequence[LedgerCommand]) -> list[str]:
+        """Carry out the commands in their order as one unit of work (all or nothing).
+
+        Returns the linkedids closed as ``lost`` by its ``CloseLostCalls`` commands.
+        """
 
     async def open_call(
         self,

@@ -46,6 +46,7 @@ FAST = {
     "reconnect_min": 0.02,
     "reconnect_max": 0.2,
     "action_timeout": 1.0,
+    "action_sessions": 0,  # one connection; the action sessions have tests of their own
 }
 
 

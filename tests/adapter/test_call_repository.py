@@ -14,8 +14,15 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, insert, select, text
 
-from callcenter.calls.model import Outcome
-from callcenter.calls.repository import SqlCallRepository
+from callcenter.calls.model import (
+    CloseCall,
+    CloseLostCalls,
+    MarkAnswered,
+    OpenCall,
+    Outcome,
+    RecordPath,
+)
+from callcenter.calls.repository import INSERT_CHUNK, SqlCallRepository
 from callcenter.errors import StorageUnavailable
 from callcenter.settings import DatabaseSettings
 from callcenter.storage.db import Database, is_unavailable
@@ -323,3 +330,69 @@ async def test_stopped_server_is_unavailable_then_recovers(own_pg_server: PgServ
         assert [r.linkedid for r in await repo.recent(10)] == ["during", "before"]
     finally:
         await db.close()
+
+
+async def test_write_carries_out_a_batch_in_one_unit_of_work(repo: SqlCallRepository) -> None:
+    later = T0 + timedelta(seconds=30)
+    await repo.write(
+        [
+            OpenCall("1.1", T0, "0611223344", "Alice", "from-pstn", "100"),
+            OpenCall("1.2", T0, "0622", "Bob\x00", "from-pstn", "100"),
+            MarkAnswered("1.1", T0 + timedelta(seconds=2)),
+            RecordPath("1.1", ("greeting", "key:1")),
+            CloseCall("1.1", later, Outcome.COMPLETED, 2**40),
+            OpenCall("1.1", later, "999", "Mallory", "other", "200"),  # ignored: it exists
+            MarkAnswered("1.1", later),  # ignored: answered already
+            CloseCall("1.1", later + timedelta(seconds=1), Outcome.LOST, 16),  # closed already
+        ]
+    )
+    first = await repo.get("1.1")
+    assert first is not None
+    assert (first.caller_name, first.started_at, first.answered_at) == (
+        "Alice",
+        T0,
+        T0 + timedelta(seconds=2),
+    )
+    assert (first.path, first.ended_at, first.outcome, first.hangup_cause) == (
+        ("greeting", "key:1"),
+        later,
+        "completed",
+        None,
+    )
+    second = await repo.get("1.2")
+    assert second is not None and second.caller_name == "Bob" and second.ended_at is None
+
+
+async def test_write_keeps_a_resync_between_what_came_before_and_after(
+    repo: SqlCallRepository,
+) -> None:
+    await repo.write([OpenCall("1.1", T0, "", "", "c", "s"), OpenCall("1.2", T0, "", "", "c", "s")])
+    lost = await repo.write(
+        [
+            OpenCall("1.3", T0, "", "", "c", "s"),  # before the snapshot: not live, so lost
+            CloseLostCalls(frozenset({"1.2"}), T0),
+            OpenCall("1.4", T0, "", "", "c", "s"),  # after it: stays open
+        ]
+    )
+    assert sorted(lost) == ["1.1", "1.3"]
+    open_rows = {r.linkedid for r in await repo.recent(10) if r.ended_at is None}
+    assert open_rows == {"1.2", "1.4"}
+
+
+async def test_write_is_all_or_nothing(repo: SqlCallRepository) -> None:
+    with pytest.raises(sa_exc.StatementError):
+        await repo.write(
+            [
+                OpenCall("1.1", T0, "", "", "c", "s"),
+                MarkAnswered("1.1", datetime(2026, 3, 1, 9, 30)),  # naive: refused
+            ]
+        )
+    assert await repo.get("1.1") is None
+
+
+async def test_write_inserts_more_rows_than_one_statement_takes(repo: SqlCallRepository) -> None:
+    count = INSERT_CHUNK * 2 + 7
+    await repo.write([OpenCall(f"1.{n}", T0, "", "", "c", "s") for n in range(count)])
+    await repo.write([CloseCall(f"1.{n}", T0, Outcome.ABANDONED, 16) for n in range(count)])
+    rows = await repo.by_linkedids(f"1.{n}" for n in range(count))
+    assert len(rows) == count and all(r.outcome == "abandoned" for r in rows)

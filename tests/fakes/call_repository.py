@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from callcenter.calls.model import CallRecord, Outcome
+from callcenter.calls.model import (
+    CallRecord,
+    CloseCall,
+    CloseLostCalls,
+    LedgerCommand,
+    MarkAnswered,
+    OpenCall,
+    Outcome,
+    RecordPath,
+)
 from callcenter.errors import StorageUnavailable
 
 
@@ -15,10 +24,40 @@ class MemoryCallRepository:
         self.rows: dict[str, CallRecord] = {}
         self.down = False
         self.writes = 0
+        self.batches = 0
+        self.reads = 0
 
     def _check(self) -> None:
         if self.down:
             raise StorageUnavailable("storage is down")
+
+    async def write(self, commands: Sequence[LedgerCommand]) -> list[str]:
+        """All or nothing, like one transaction: an outage refuses the whole batch."""
+        self._check()
+        self.batches += 1
+        lost: list[str] = []
+        for command in commands:
+            match command:
+                case OpenCall():
+                    await self.open_call(
+                        command.linkedid,
+                        command.started_at,
+                        command.caller_num,
+                        command.caller_name,
+                        command.context,
+                        command.exten,
+                    )
+                case MarkAnswered():
+                    await self.mark_answered(command.linkedid, command.at)
+                case RecordPath():
+                    await self.record_path(command.linkedid, command.path)
+                case CloseCall():
+                    await self.close_call(
+                        command.linkedid, command.ended_at, command.outcome, command.hangup_cause
+                    )
+                case CloseLostCalls():
+                    lost += await self.close_calls_not_in(command.live, command.ended_at)
+        return lost
 
     async def open_call(
         self,
@@ -80,10 +119,12 @@ class MemoryCallRepository:
 
     async def get(self, linkedid: str) -> CallRecord | None:
         self._check()
+        self.reads += 1
         return self.rows.get(linkedid)
 
     async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
         self._check()
+        self.reads += 1
         return [self.rows[k] for k in dict.fromkeys(linkedids) if k in self.rows]
 
     async def recent(self, limit: int, before_id: int | None = None) -> list[CallRecord]:
