@@ -55,6 +55,14 @@ from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
 from callcenter.desk.service import DeskService, PoppingCallControl
 from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
+from callcenter.fod.dialer import AmiFaxDialer
+from callcenter.fod.images import FaxImages
+from callcenter.fod.repository import SqlFaxRepository
+from callcenter.fod.routes import RECEIVE_PATH as FAX_RECEIVE_PATH
+from callcenter.fod.routes import SEND_PATH as FAX_SEND_PATH
+from callcenter.fod.routes import FaxDesk
+from callcenter.fod.service import FaxService
+from callcenter.fod.settings import spool_folder
 from callcenter.ivr.agi_driver import IvrDriver, IvrServices
 from callcenter.ivr.http_lookup import AiohttpGetter
 from callcenter.ivr.library import ScriptLibrary, catalogue_for
@@ -146,6 +154,11 @@ class Engine:
             self.clock,
         )
         self.voicemail_recorder = VoicemailRecorder(self.voicemail, self.customers, self.clock)
+        # Fax on demand: the catalogue, faxes sent on the call or to a number (AMI Originate),
+        # faxes received on the fax number.
+        self.fax, self.fax_desk = _fax(
+            settings, self.database, self.ami, self.customers, self.clock
+        )
         services = IvrServices(
             reports=self.ledger,
             customers=self.customers,
@@ -155,6 +168,7 @@ class Engine:
             transfer_numbers=frozenset(ivr.transfer_numbers),
             http_timeout_max=ivr.http_timeout_max,
             voicemail=self.voicemail_recorder,
+            fax=self.fax_desk,
             handoff=self.desk.handoff,
         )
         # Prompts: uploads and recordings by phone go into ivr.sounds and Asterisk's copy.
@@ -166,13 +180,16 @@ class Engine:
             used_by_scripts(self.scripts),
         )
         agi_routes = IvrDriver(self.scripts, services).handlers()
-        for reserved in (PROMPT_RECORDER_PATH, VOICEMAIL_PATH, MAILBOX_BY_PHONE_PATH):
+        reserved_paths = (PROMPT_RECORDER_PATH, VOICEMAIL_PATH, MAILBOX_BY_PHONE_PATH)
+        for reserved in (*reserved_paths, FAX_SEND_PATH, FAX_RECEIVE_PATH):
             if reserved in agi_routes:
                 problem = ConfigProblem(f"ivr.entries.{reserved}", "name reserved")
                 raise ConfigError("ivr", [problem])
         agi_routes[PROMPT_RECORDER_PATH] = PromptRecorder(self.prompts).handle
         agi_routes[VOICEMAIL_PATH] = self.voicemail_recorder.handle
         agi_routes[MAILBOX_BY_PHONE_PATH] = MailboxByPhone(self.voicemail).handle
+        agi_routes[FAX_SEND_PATH] = self.fax_desk.handle_send
+        agi_routes[FAX_RECEIVE_PATH] = self.fax_desk.handle_receive
         self.fastagi = FastAgiServer(settings.fastagi, agi_routes)
         self.users = UserService(
             SqlUserRepository(self.database),
@@ -196,6 +213,7 @@ class Engine:
             stats=(self.stats, self.stats_log),
             ws_origins=settings.http.websocket_origins,
             voicemail=(self.voicemail, self.voicemail_feed),
+            fax=self.fax,
             users=self.users,
             desk=self.desk,
         )
@@ -222,6 +240,7 @@ class Engine:
             # Until the ACD decides otherwise, a caller who hangs up while waiting abandoned:
             # reported now, so the ledger knows it before Asterisk's Hangup arrives.
             self.ledger.report_outcome(event.call, Outcome.ABANDONED)
+            self.desk.caller_arrived(event.call)
         self.acd.submit(event)
 
     def _live_state(self, now: datetime) -> dict[str, Any]:
@@ -306,6 +325,7 @@ class Engine:
         await self.users.load()
         await self.stats.load_today()
         await self._restore_agents()
+        await self.fax.sync_folder()
         runner = web.AppRunner(self.web, access_log=None)
         await runner.setup()
         try:
@@ -323,6 +343,7 @@ class Engine:
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
                 group.create_task(self.callbacks.run(), name="callbacks")
                 group.create_task(self.voicemail.run(), name="voicemail")
+                group.create_task(self.fax.run(), name="fax")
                 group.create_task(self.scripts.watch(), name="ivr-scripts")
                 group.create_task(self.stats.run(), name="stats")
                 group.create_task(self.acd.run(), name="acd")
@@ -382,6 +403,26 @@ def _voicemail(
     return VoicemailService(
         repository, store, section, clock, dispatcher, email=Channel.EMAIL in senders
     )
+
+
+def _fax(
+    settings: Settings,
+    database: Database,
+    ami: AmiClient,
+    customers: CustomerService,
+    clock: Clock,
+) -> tuple[FaxService, FaxDesk]:
+    """Fax on demand: images in the store, the spool shared with Asterisk, jobs sent by
+    AMI Originate through the dialplan's fax route."""
+    section = settings.fax
+    images = FaxImages(
+        Path(section.store),
+        spool_folder(section, settings.ivr.asterisk_sounds),
+        section.asterisk_spool,
+    )
+    dialer = AmiFaxDialer(ami, section.ring_timeout, section.send_timeout, section.station_id)
+    service = FaxService(SqlFaxRepository(database), images, section, clock, dialer)
+    return service, FaxDesk(service, customers, dialer)
 
 
 def _bound_port(site: web.TCPSite) -> int | None:

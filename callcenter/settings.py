@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from callcenter.acd.settings import AcdSettings
 from callcenter.desk.settings import DeskSettings
 from callcenter.errors import ConfigError, ConfigProblem
+from callcenter.fod.settings import FaxSettings
 from callcenter.ivr.settings import IvrSettings
 from callcenter.stats.settings import StatsSettings
 from callcenter.voicemail.settings import VoicemailSettings
@@ -116,6 +117,7 @@ class Settings(_Section):
     acd: AcdSettings = AcdSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
     desk: DeskSettings = DeskSettings()
+    fax: FaxSettings = FaxSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

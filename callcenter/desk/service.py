@@ -4,12 +4,16 @@ Theory of operation.
 
 - The IVR hands a call to a queue with what it learnt (path, inputs such as the account number
   entered, the customer found, the language): :meth:`DeskService.handoff` keeps that *call
-  context* until the call is closed in the ledger.
+  context* until the call is closed in the ledger, and starts looking up the customer record
+  (by the customer the IVR found, the account number entered, else the caller ID) and the
+  recent contact history at once, while the caller still hears the IVR's last prompt. A call
+  that reaches a queue without the IVR is looked up when it arrives
+  (:meth:`DeskService.caller_arrived`). So the database is off the path from an offer to its
+  pop: by the time an agent is chosen the record is usually in memory.
 - When the ACD rings an agent, :class:`PoppingCallControl` (wrapped around the PBX adapter)
   calls :meth:`DeskService.before_ring` first. A pop is made at once from what is in memory
-  (queue, time waited, caller ID, call context), then filled with the customer record (by the
-  customer the IVR found, the account number entered, else the caller ID) and the recent
-  contact history, and pushed to the agent's desks while the phone rings.
+  (queue, time waited, caller ID, call context, the looked-up record, waiting for the look-up
+  only if it is still running) and pushed to the agent's desks while the phone rings.
 - Policy ``ring_anyway``: the phone rings at once; the pop goes out alongside. Policy
   ``require_ack``: the phone rings only once a desk of the agent acknowledged the pop within
   ``ack_timeout``; with no desk connected, or no acknowledgement, the offer fails and the ACD
@@ -29,7 +33,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -80,6 +85,16 @@ class CallPaths(Protocol):
     async def get(self, linkedid: str) -> CallRecord | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A call's customer record and history (JSON-ready), and its IVR path from the ledger
+    when the call context was lost (an engine restart)."""
+
+    customer: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    path: tuple[str, ...] | None = None
+
+
 class DeskClient:
     """One desk websocket, written to directly (see the module's notes)."""
 
@@ -123,6 +138,7 @@ class DeskService:
         self._clients: dict[AgentId, set[DeskClient]] = {}
         self._pops: dict[AgentId, Pop] = {}  # the live pop of each agent
         self._contexts: OrderedDict[CallId, CallContext] = OrderedDict()
+        self._records: OrderedDict[CallId, asyncio.Task[_Record]] = OrderedDict()
         self._acks: dict[OfferId, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.pushed = 0
@@ -132,18 +148,28 @@ class DeskService:
     def handoff(
         self,
         call: CallId,
+        caller: str,
         path: tuple[str, ...],
         inputs: tuple[tuple[str, str], ...],
         language: str,
     ) -> None:
-        """The IVR queued ``call``: keep what it learnt for the pops to come."""
+        """The IVR queued ``call``: keep what it learnt and look the customer up now."""
         self._contexts[call] = CallContext(call, path, inputs, language)
         self._contexts.move_to_end(call)
         while len(self._contexts) > MAX_CONTEXTS:
             self._contexts.popitem(last=False)
+        self._prepare(call, caller, fresh=True)
+
+    def caller_arrived(self, call: CallId) -> None:
+        """A caller started waiting in a queue: look it up unless the IVR had it done."""
+        if call not in self._records:
+            self._prepare(call, self._caller_id(call)[0])
 
     def call_closed(self, record: CallRecord) -> None:
         self._contexts.pop(record.linkedid, None)
+        looking = self._records.pop(record.linkedid, None)
+        if looking is not None and not looking.done():
+            looking.cancel()
 
     # The ACD.
 
@@ -218,6 +244,16 @@ class DeskService:
                 waiting.set_result(None)
             self._push(agent, {"type": "acked", "id": offer})
 
+    def tell(self, agents: Iterable[AgentId], message: dict[str, Any]) -> None:
+        """Push ``message`` (a JSON object with a ``type``) to the desks of ``agents``: work
+        items other than calls, such as callback tasks."""
+        for agent in agents:
+            self._push(agent, message)
+
+    def desks(self) -> list[AgentId]:
+        """Agents with at least one desk connected."""
+        return list(self._clients)
+
     def live_pop(self, agent: AgentId) -> Pop | None:
         pop = self._pops.get(agent)
         return pop if pop is not None and pop.ready else None
@@ -226,7 +262,7 @@ class DeskService:
         return len(self._clients.get(agent, ()))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._records.values()]:
             task.cancel()
 
     # Inside.
@@ -243,31 +279,52 @@ class DeskService:
         queue, since = waiting if waiting is not None else ("", now)
         number, name = self._caller_id(call)
         context = self._contexts.get(call) or CallContext(call)
+        if call not in self._records:
+            self._prepare(call, number)
         waited = max(0.0, (now - since).total_seconds())
         return Pop(offer, agent, call, queue, number, name, now, waited, context)
 
     async def _fill_and_push(self, pop: Pop) -> None:
-        try:
-            await self._fill(pop)
-        except CallcenterError as exc:  # storage down: the pop goes out with what is known
-            log.warning("desk: customer look-up for %s failed: %s", pop.call, exc)
+        looking = self._records.get(pop.call)
+        if looking is not None:
+            record = looking.result() if looking.done() else await asyncio.shield(looking)
+            pop.customer, pop.history = record.customer, record.history
+            if record.path is not None:
+                pop.context = CallContext(pop.call, record.path)
         pop.ready = True
         if self._pops.get(pop.agent) is pop:
             self._push(pop.agent, {"type": "pop", "pop": pop.json()})
 
-    async def _fill(self, pop: Pop) -> None:
-        if not pop.context.path and self._paths is not None:
-            record = await self._paths.get(pop.call)
-            if record is not None:
-                pop.context = CallContext(pop.call, record.path)
-        customer = await self._customer(pop)
-        if customer is not None:
-            history = await self._customers.history(customer.id, self._settings.history_limit)
-            pop.customer = customer_json(customer)
-            pop.history = [contact_json(c) for c in history]
+    def _prepare(self, call: CallId, caller: str, *, fresh: bool = False) -> None:
+        old = self._records.pop(call, None)
+        if old is not None and not fresh:
+            self._records[call] = old
+            return
+        task = asyncio.create_task(self._look_up(call, caller))
+        task.add_done_callback(_quiet)
+        self._records[call] = task
+        while len(self._records) > MAX_CONTEXTS:
+            _, dropped = self._records.popitem(last=False)
+            dropped.cancel()
 
-    async def _customer(self, pop: Pop) -> Customer | None:
-        context = pop.context
+    async def _look_up(self, call: CallId, caller: str) -> _Record:
+        """Never fails: with the storage down the pop goes out with what is in memory."""
+        context = self._contexts.get(call) or CallContext(call)
+        try:
+            path = None
+            if not context.path and self._paths is not None:
+                found = await self._paths.get(call)
+                path = found.path if found is not None else None
+            customer = await self._customer(context, caller)
+            if customer is None:
+                return _Record(None, [], path)
+            history = await self._customers.history(customer.id, self._settings.history_limit)
+            return _Record(customer_json(customer), [contact_json(c) for c in history], path)
+        except CallcenterError as exc:
+            log.warning("desk: customer look-up for %s failed: %s", call, exc)
+            return _Record(None, [])
+
+    async def _customer(self, context: CallContext, caller: str) -> Customer | None:
         known = context.input("customer.id")
         if known.isdigit():
             try:
@@ -279,7 +336,7 @@ class DeskService:
             found = await self._customers.by_account(account)
             if found is not None:
                 return found
-        return await self._customers.by_phone(pop.caller) if pop.caller else None
+        return await self._customers.by_phone(caller) if caller else None
 
     def _end(self, pop: Pop, status: PopStatus) -> None:
         pop.status = status
@@ -312,6 +369,12 @@ class DeskService:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("desk: making a pop failed: %r", task.exception())
+
+
+def _quiet(task: asyncio.Task[_Record]) -> None:
+    """A look-up nobody waited for must not log 'exception never retrieved'."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _frame(message: dict[str, Any]) -> bytes:

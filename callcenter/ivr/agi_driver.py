@@ -34,6 +34,7 @@ from callcenter.ivr.commands import (
     CollectDigits,
     Command,
     Enqueue,
+    FaxMode,
     FaxOnDemand,
     Finish,
     HttpLookup,
@@ -64,8 +65,9 @@ NEXT_VARIABLE = "CC_NEXT"
 VOICEMAIL_CONTEXT = "callcenter"
 _CALLER = re.compile(r"[^0-9+*#]")
 
-Handoff = Callable[[str, tuple[str, ...], tuple[tuple[str, str], ...], str], None]
-"""(linkedid, IVR path, the flow's variables, language), when the IVR queues a call."""
+Handoff = Callable[[str, str, tuple[str, ...], tuple[tuple[str, str], ...], str], None]
+"""(linkedid, caller number, IVR path, the flow's variables, language), when the IVR queues
+a call."""
 
 
 class CallReports(Protocol):
@@ -111,6 +113,19 @@ class VoicemailTaker(Protocol):
     ) -> str: ...
 
 
+class FaxDesk(Protocol):
+    """The engine's fax on demand (:mod:`callcenter.fod.routes`)."""
+
+    async def on_call(
+        self,
+        session: AgiSession,
+        documents: tuple[str, ...],
+        mode: FaxMode,
+        number: str,
+        linkedid: str,
+    ) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class IvrServices:
     reports: CallReports
@@ -121,6 +136,7 @@ class IvrServices:
     transfer_numbers: frozenset[str] = frozenset()
     http_timeout_max: float = 5.0
     voicemail: VoicemailTaker | None = None
+    fax: FaxDesk | None = None
     # Told what the IVR learnt when it queues a call (the agent's screen-pop shows it).
     handoff: Handoff | None = None
 
@@ -165,8 +181,7 @@ class _Call:
                 await self.voicemail(command)
                 return None
             case FaxOnDemand():
-                log.warning("ivr: fax on demand is not available; %s refused", command.documents)
-                return None
+                return await self.fax(command)
             case RequestCallback():
                 self.callback(command)
                 return None
@@ -246,6 +261,16 @@ class _Call:
         except AgiError as exc:
             log.warning("ivr: voicemail for %s failed: %s", command.mailbox, exc)
 
+    async def fax(self, command: FaxOnDemand) -> str | None:
+        """Fax on demand: "sent" or "queued" when accepted, None when refused or failed."""
+        desk = self.services.fax
+        if desk is None:
+            log.warning("ivr: fax on demand is not available; %s refused", command.documents)
+            return None
+        return await desk.on_call(
+            self.session, command.documents, command.mode, command.number, self.linkedid
+        )
+
     def callback(self, command: RequestCallback) -> None:
         self.services.callbacks.request(
             CallbackRequest(
@@ -272,7 +297,11 @@ class _Call:
         await session.set_variable(HANDLED_VARIABLE, "1")
         if self.services.handoff is not None:
             self.services.handoff(
-                self.linkedid, tuple(self.path), command.attributes, command.language
+                self.linkedid,
+                _caller(session.caller_num, 32),
+                tuple(self.path),
+                command.attributes,
+                command.language,
             )
 
     async def transfer(self, command: Transfer) -> None:

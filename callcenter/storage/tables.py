@@ -258,3 +258,84 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Fax on demand (callcenter.fod). The catalogue: one row per document, its PDF in the documents
+# folder as <code>.pdf; a PIN is kept as a salted hash.
+FAX_CODE_LENGTH = 32
+FAX_JOB_ID_LENGTH = 32
+
+fax_documents = Table(
+    "fax_documents",
+    metadata,
+    Column("code", String(FAX_CODE_LENGTH), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("access", String(16), nullable=False),
+    Column("pin_hash", String(200), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Fax jobs: one row per promise to fax documents (on the call, or to a number), from queued to
+# exactly one final state; the dispatcher takes due rows (status, next_at).
+fax_jobs = Table(
+    "fax_jobs",
+    metadata,
+    Column("id", String(FAX_JOB_ID_LENGTH), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("documents", Text, nullable=False),
+    Column("number", String(CALLER_LENGTH), nullable=False),
+    Column("caller", String(CALLER_LENGTH), nullable=False),
+    Column("customer_id", Integer, nullable=True),
+    Column("call", String(LINKEDID_LENGTH), nullable=False),
+    Column("requested_by", String(AGENT_LENGTH), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_at", UtcDateTime, nullable=False),
+    Column("last_result", String(OUTCOME_LENGTH), nullable=False),
+    Column("last_error", String(NOTE_LENGTH), nullable=False),
+    Column("pages_sent", Integer, nullable=False),
+    Column("remote_station", String(AGENT_LENGTH), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+)
+Index("ix_fax_jobs_status", fax_jobs.c.status, fax_jobs.c.next_at)
+Index("ix_fax_jobs_created_at", fax_jobs.c.created_at)
+Index("ix_fax_jobs_caller", fax_jobs.c.caller, fax_jobs.c.created_at)
+Index("ix_fax_jobs_number", fax_jobs.c.number, fax_jobs.c.created_at)
+
+# Every attempt of every job, with its result: why a job was retried, and what ended it.
+fax_attempts = Table(
+    "fax_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(FAX_JOB_ID_LENGTH), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("result", String(OUTCOME_LENGTH), nullable=False),
+    Column("detail", String(NOTE_LENGTH), nullable=False),
+    Column("pages_sent", Integer, nullable=False),
+    Column("remote_station", String(AGENT_LENGTH), nullable=False),
+    UniqueConstraint("job_id", "number", name="uq_fax_attempts_job_id"),
+    sqlite_autoincrement=True,
+)
+
+# Faxes received on the fax number: the TIFF and a PDF of it in the store, named by ``id``.
+fax_inbox = Table(
+    "fax_inbox",
+    metadata,
+    Column("id", String(FAX_JOB_ID_LENGTH), primary_key=True),
+    Column("caller", String(CALLER_LENGTH), nullable=False),
+    Column("call", String(LINKEDID_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("remote_station", String(AGENT_LENGTH), nullable=False),
+    Column("error", String(NOTE_LENGTH), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_fax_inbox_created_at", fax_inbox.c.created_at)

@@ -18,6 +18,8 @@ from callcenter.customers.service import CustomerService
 from callcenter.desk import http as desk_http
 from callcenter.desk.service import DeskService
 from callcenter.errors import CallcenterError
+from callcenter.fod import http as fax_http
+from callcenter.fod.service import FaxService
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.library import ScriptLibrary
 from callcenter.prompts import http as prompts_http
@@ -66,6 +68,7 @@ def build_web_app(
     voicemail: tuple[VoicemailService, Feed] | None = None,
     users: UserService | None = None,
     desk: DeskService | None = None,
+    fax: FaxService | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens, users)],
@@ -99,4 +102,6 @@ def build_web_app(
     if desk is not None:
         desk_http.add_routes(app, desk, ws_origins)
         pages.add_desk_route(app)
+    if fax is not None:
+        fax_http.add_routes(app, fax)
     return app

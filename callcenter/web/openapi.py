@@ -13,6 +13,9 @@ from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
 from callcenter.desk.schemas import POP_SCHEMA
 from callcenter.desk.schemas import openapi_paths as desk_paths
+from callcenter.fod.schemas import DOCUMENT_SCHEMA as FAX_DOCUMENT_SCHEMA
+from callcenter.fod.schemas import JOB_SCHEMA as FAX_JOB_SCHEMA
+from callcenter.fod.schemas import openapi_paths as fax_paths
 from callcenter.prompts.schemas import PROMPT_SCHEMA, RECORDING_SCHEMA
 from callcenter.users.schemas import USER_SCHEMA
 from callcenter.users.schemas import openapi_paths as users_paths
@@ -57,6 +60,8 @@ def document() -> dict[str, Any]:
                 "Prompt": PROMPT_SCHEMA,
                 "PromptRecording": RECORDING_SCHEMA,
                 "VoicemailMessage": VOICEMAIL_MESSAGE_SCHEMA,
+                "FaxDocument": FAX_DOCUMENT_SCHEMA,
+                "FaxJob": FAX_JOB_SCHEMA,
                 "User": USER_SCHEMA,
                 "Pop": POP_SCHEMA,
                 "Error": _ERROR,
@@ -110,6 +115,7 @@ def document() -> dict[str, Any]:
             **_stats_paths(),
             **_prompt_paths(),
             **voicemail_paths(),
+            **fax_paths(),
             "/api/v1/calls/{linkedid}": {
                 "get": {
                     "summary": "One call by its Asterisk linkedid",

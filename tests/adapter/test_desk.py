@@ -142,7 +142,7 @@ async def test_the_pop_reaches_the_rung_agent_and_follows_the_call(desk_setup: D
         CustomerDraft("A1", "<b>Wang</b>", "vip", (CALLER,), "1 Road", "east")
     )
     await setup.customers.add_note(customer.id, "fridge noisy", "li")
-    setup.desk.handoff("C1", ("menu:1", "lookup:found"), (("account", "A1"),), "zh")
+    setup.desk.handoff("C1", CALLER, ("menu:1", "lookup:found"), (("account", "A1"),), "zh")
     li = await setup.token("li", "1001")
     async with aiohttp.ClientSession() as client:
         feed = setup.url(f"/api/v1/desk/feed?access_token={li}")

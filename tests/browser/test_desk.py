@@ -95,7 +95,7 @@ async def desk_setup(database: Database) -> AsyncIterator[Desk]:
         None,
         clock,
     )
-    desk.handoff("C1", ("welcome", "menu:2", "lookup:found"), (("account", "A1"),), "zh")
+    desk.handoff("C1", CALLER, ("welcome", "menu:2", "lookup:found"), (("account", "A1"),), "zh")
     control = FakeCallControl()
 
     def published(event: Published) -> None:
