@@ -53,6 +53,7 @@ from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
+from callcenter.desk.controls import DeskControls
 from callcenter.desk.service import DeskService, PoppingCallControl
 from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
 from callcenter.fod.dialer import AmiFaxDialer
@@ -111,7 +112,6 @@ class Engine:
         self.bus.subscribe(self._on_telephony)
         self.agent_sessions = SqlAgentSessionRepository(self.database)
         self.session_recorder = AgentSessionRecorder(self.agent_sessions)
-        self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
         self.customers = CustomerService(SqlCustomerRepository(self.database), self.clock)
         self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
         acd_core = Acd(settings.acd.queue_configs(), settings.acd.agent_configs())
@@ -125,6 +125,7 @@ class Engine:
             self.clock,
         )
         self.ledger.on_closed(self.desk.call_closed)
+        self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
         self.acd = AcdService(
             acd_core,
             PoppingCallControl(AmiCallControl(self.ami, self.acd_events), self.desk),
@@ -197,6 +198,11 @@ class Engine:
             self.clock,
             session_seconds=int(settings.http.session_hours * 3600),
         )
+        # Desk call controls: an agent's hold, transfers, conference and recording, and a
+        # supervisor's listen / whisper / barge, by AMI on the calls the ACD connected.
+        self.desk_controls = DeskControls(
+            self.ami, self.acd, self.acd_events, self.clock, ivr.transfer_numbers
+        )
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],
             self.ledger,
@@ -216,6 +222,7 @@ class Engine:
             fax=self.fax,
             users=self.users,
             desk=self.desk,
+            desk_controls=self.desk_controls,
         )
         self.http_port: int | None = None
         self.started = asyncio.Event()
@@ -351,6 +358,7 @@ class Engine:
                 self.started.set()
         finally:
             self.acd_events.close()
+            self.desk_controls.close()
             for task in self._background:
                 task.cancel()
             await self.fastagi.stop()

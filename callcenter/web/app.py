@@ -15,7 +15,9 @@ from callcenter.calls import http as calls_http
 from callcenter.calls.service import CallLedgerService
 from callcenter.customers import http as customers_http
 from callcenter.customers.service import CustomerService
+from callcenter.desk import controls_http
 from callcenter.desk import http as desk_http
+from callcenter.desk.controls import DeskControls
 from callcenter.desk.service import DeskService
 from callcenter.errors import CallcenterError
 from callcenter.fod import http as fax_http
@@ -69,6 +71,7 @@ def build_web_app(
     users: UserService | None = None,
     desk: DeskService | None = None,
     fax: FaxService | None = None,
+    desk_controls: DeskControls | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors_middleware, make_auth_middleware(tokens, users)],
@@ -83,6 +86,8 @@ def build_web_app(
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     calls_http.add_routes(app)
+    if desk_controls is not None:  # first: the ACD's agents/{agent}/{action} would take /spy
+        controls_http.add_routes(app, desk_controls)
     acd_http.add_routes(app)
     callbacks_http.add_routes(app)
     customers_http.add_routes(app)

@@ -11,6 +11,7 @@ from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.callbacks.schemas import TASK_SCHEMA
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
+from callcenter.desk.controls_schemas import openapi_paths as desk_controls_paths
 from callcenter.desk.schemas import POP_SCHEMA
 from callcenter.desk.schemas import openapi_paths as desk_paths
 from callcenter.fod.schemas import DOCUMENT_SCHEMA as FAX_DOCUMENT_SCHEMA
@@ -659,6 +660,7 @@ def _stats_paths() -> dict[str, Any]:
         **_page_paths(),
         **users_paths(),
         **desk_paths(),
+        **desk_controls_paths(),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (text format): today's figures, live gauges",

@@ -22,6 +22,7 @@ def test_every_route_is_documented() -> None:
         voicemail=(sentinel.voicemail, sentinel.voicemail_feed),
         users=sentinel.users,
         desk=sentinel.desk,
+        desk_controls=sentinel.desk_controls,
         fax=sentinel.fax,
     )
     served = {
