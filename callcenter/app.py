@@ -170,7 +170,7 @@ class Engine:
             http_timeout_max=ivr.http_timeout_max,
             voicemail=self.voicemail_recorder,
             fax=self.fax_desk,
-            handoff=self.desk.handoff,
+            handoff=self.desk,
         )
         # Prompts: uploads and recordings by phone go into ivr.sounds and Asterisk's copy.
         self.prompts = PromptService(
@@ -201,7 +201,7 @@ class Engine:
         # Desk call controls: an agent's hold, transfers, conference and recording, and a
         # supervisor's listen / whisper / barge, by AMI on the calls the ACD connected.
         self.desk_controls = DeskControls(
-            self.ami, self.acd, self.acd_events, self.clock, ivr.transfer_numbers
+            self.ami, self.acd, self.acd_events, self.clock, ivr.transfer_numbers, self.desk
         )
         self.web = build_web_app(
             [t.get_secret_value() for t in settings.http.api_tokens],

@@ -170,6 +170,22 @@ class LegsPort(Protocol):
     def channel_of(self, call: CallId) -> str | None: ...
 
 
+class PopFollower(Protocol):
+    """The desk's screen-pops (:class:`~callcenter.desk.service.DeskService`): a transfer's
+    ring to another agent carries the call's pop to that agent's desk."""
+
+    def follow(
+        self,
+        call: CallId,
+        agent: AgentId,
+        offer: str,
+        queue: str = "",
+        since: datetime | None = None,
+    ) -> None: ...
+
+    def withdraw(self, agent: AgentId, offer: str) -> None: ...
+
+
 @dataclass(slots=True)
 class _Ring:
     """A channel originated here, until it answers or ends."""
@@ -251,7 +267,9 @@ class DeskControls:
         events: LegsPort,
         clock: Clock,
         transfer_numbers: Iterable[str] = (),
+        pops: PopFollower | None = None,
     ) -> None:
+        self._pops = pops
         self._ami = ami
         self._acd = acd
         self._events = events
@@ -377,6 +395,7 @@ class DeskControls:
         if consult is None:
             raise ControlConflict(f"{agent} has no transfer in progress")
         desk.consult = None
+        self._withdraw(consult.target.value, consult.ring.id)
         if not consult.connected:
             await self._hang_up(consult.ring.id)
         await self._bridge(desk.caller, desk.leg)
@@ -523,10 +542,13 @@ class DeskControls:
             await self._part(desk, PARK_CONTEXT)
         ring = self._new_ring(desk.call, "o" if target.kind is TargetKind.AGENT else "x")
         consult = desk.consult = _Consult(target, ring)
+        if self._pops is not None and target.kind is TargetKind.AGENT:
+            self._pops.follow(desk.call, target.value, ring.id)
         try:
             await self._originate(ring, _originate(self._dial(target), ring.id, LEG_CONTEXT))
         except AmiError:
             desk.consult = None
+            self._withdraw(target.value, ring.id)
             raise
         self._spawn(self._consult_answered(desk, consult))
         return desk.status()
@@ -539,6 +561,7 @@ class DeskControls:
             return
         if not answered:
             desk.consult = None
+            self._withdraw(consult.target.value, consult.ring.id)
             await self._bridge(desk.caller, desk.leg)
             desk.held = False
             return
@@ -595,14 +618,18 @@ class DeskControls:
         if caller_id := _caller_id(*hand.caller_id):
             fields["CallerID"] = caller_id
         gone = self._until_gone(hand.caller)
+        if self._pops is not None:
+            self._pops.follow(hand.call, hand.agent, ring.id, hand.queue, hand.enqueued)
         try:
             await self._originate(ring, fields)
         except AmiError as exc:
             log.warning("desk: ringing %s for a transfer failed: %s", hand.agent, exc)
+            self._withdraw(hand.agent, ring.id)
             await self._back_to_queue(hand, gone)
             return
         answered = await self._answer(ring, gone)
         if not answered:
+            self._withdraw(hand.agent, ring.id)
             await self._hang_up(ring.id)
             await self._back_to_queue(hand, gone)
             return
@@ -626,6 +653,10 @@ class DeskControls:
             await self._hang_up(hand.caller)
             return
         await self._to_queue(hand.caller, hand.queue, hand.enqueued)
+
+    def _withdraw(self, agent: AgentId, offer: str) -> None:
+        if self._pops is not None:
+            self._pops.withdraw(agent, offer)
 
     # --- rings --------------------------------------------------------------------------
 

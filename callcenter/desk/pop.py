@@ -32,6 +32,7 @@ class CallContext:
     path: tuple[str, ...] = ()
     inputs: tuple[tuple[str, str], ...] = ()  # the flow's variables (customer.*, account, ...)
     language: str = ""
+    caller: tuple[str, str] = ("", "")  # (number, name), kept for the pops after a transfer
 
     def input(self, name: str) -> str:
         return dict(self.inputs).get(name, "")

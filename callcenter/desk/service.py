@@ -34,7 +34,8 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -145,6 +146,10 @@ class DeskService:
 
     # The IVR and the ledger.
 
+    def ivr_started(self, call: CallId, caller: str) -> None:
+        """A call entered the IVR: look its caller up now, seconds before any offer."""
+        self._prepare(call, caller, ledger_path=False)  # the IVR will hand its path over
+
     def handoff(
         self,
         call: CallId,
@@ -154,11 +159,13 @@ class DeskService:
         language: str,
     ) -> None:
         """The IVR queued ``call``: keep what it learnt and look the customer up now."""
-        self._contexts[call] = CallContext(call, path, inputs, language)
-        self._contexts.move_to_end(call)
-        while len(self._contexts) > MAX_CONTEXTS:
-            self._contexts.popitem(last=False)
-        self._prepare(call, caller, fresh=True)
+        self._remember(CallContext(call, path, inputs, language))
+        looking = self._records.get(call)
+        same = looking is not None and looking.done() and _same_customer(looking, inputs)
+        if _names_customer(inputs) and not same:
+            self._prepare(call, caller, fresh=True, ledger_path=False)  # another customer
+        else:
+            self._prepare(call, caller, ledger_path=False)
 
     def caller_arrived(self, call: CallId) -> None:
         """A caller started waiting in a queue: look it up unless the IVR had it done."""
@@ -244,6 +251,26 @@ class DeskService:
                 waiting.set_result(None)
             self._push(agent, {"type": "acked", "id": offer})
 
+    def follow(
+        self,
+        call: CallId,
+        agent: AgentId,
+        offer: OfferId,
+        queue: str = "",
+        since: datetime | None = None,
+    ) -> None:
+        """A desk control rings ``agent`` for ``call`` (a transfer): the pop follows the
+        call, made from the same call context; the agent's state changes drive it on."""
+        pop = self._make_pop(offer, call, agent, queue, since or self._clock.now())
+        self._pops[agent] = pop
+        self._spawn(self._fill_and_push(pop))
+
+    def withdraw(self, agent: AgentId, offer: OfferId) -> None:
+        """The transfer's ring to ``agent`` was not answered."""
+        pop = self._pops.get(agent)
+        if pop is not None and pop.id == offer:
+            self._end(pop, PopStatus.WITHDRAWN)
+
     def tell(self, agents: Iterable[AgentId], message: dict[str, Any]) -> None:
         """Push ``message`` (a JSON object with a ``type``) to the desks of ``agents``: work
         items other than calls, such as callback tasks."""
@@ -277,8 +304,26 @@ class DeskService:
         now = self._clock.now()
         waiting = self._acd.waiting_caller(call)
         queue, since = waiting if waiting is not None else ("", now)
-        number, name = self._caller_id(call)
+        return self._make_pop(offer, call, agent, queue, since)
+
+    def _remember(self, context: CallContext) -> None:
+        self._contexts[context.call] = context
+        self._contexts.move_to_end(context.call)
+        while len(self._contexts) > MAX_CONTEXTS:
+            self._contexts.popitem(last=False)
+
+    def _make_pop(
+        self, offer: OfferId, call: CallId, agent: AgentId, queue: str, since: datetime
+    ) -> Pop:
+        now = self._clock.now()
         context = self._contexts.get(call) or CallContext(call)
+        number, name = self._caller_id(call)
+        if number or name:
+            if context.caller != (number, name):
+                context = replace(context, caller=(number, name))
+                self._remember(context)
+        else:
+            number, name = context.caller  # the PBX legs forgot it (a transfer)
         if call not in self._records:
             self._prepare(call, number)
         waited = max(0.0, (now - since).total_seconds())
@@ -289,30 +334,32 @@ class DeskService:
         if looking is not None:
             record = looking.result() if looking.done() else await asyncio.shield(looking)
             pop.customer, pop.history = record.customer, record.history
-            if record.path is not None:
-                pop.context = CallContext(pop.call, record.path)
+            if record.path is not None and not pop.context.path:
+                pop.context = replace(pop.context, path=record.path)
         pop.ready = True
         if self._pops.get(pop.agent) is pop:
             self._push(pop.agent, {"type": "pop", "pop": pop.json()})
 
-    def _prepare(self, call: CallId, caller: str, *, fresh: bool = False) -> None:
+    def _prepare(
+        self, call: CallId, caller: str, *, fresh: bool = False, ledger_path: bool = True
+    ) -> None:
         old = self._records.pop(call, None)
         if old is not None and not fresh:
             self._records[call] = old
             return
-        task = asyncio.create_task(self._look_up(call, caller))
+        task = asyncio.create_task(self._look_up(call, caller, ledger_path))
         task.add_done_callback(_quiet)
         self._records[call] = task
         while len(self._records) > MAX_CONTEXTS:
             _, dropped = self._records.popitem(last=False)
             dropped.cancel()
 
-    async def _look_up(self, call: CallId, caller: str) -> _Record:
+    async def _look_up(self, call: CallId, caller: str, ledger_path: bool) -> _Record:
         """Never fails: with the storage down the pop goes out with what is in memory."""
         context = self._contexts.get(call) or CallContext(call)
         try:
             path = None
-            if not context.path and self._paths is not None:
+            if ledger_path and not context.path and self._paths is not None:
                 found = await self._paths.get(call)
                 path = found.path if found is not None else None
             customer = await self._customer(context, caller)
@@ -369,6 +416,18 @@ class DeskService:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("desk: making a pop failed: %r", task.exception())
+
+
+def _names_customer(inputs: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the IVR learnt who the customer is (found, or an account number entered)."""
+    return any(name in ("customer.id", "account") and value for name, value in inputs)
+
+
+def _same_customer(looking: asyncio.Task[_Record], inputs: tuple[tuple[str, str], ...]) -> bool:
+    if looking.cancelled() or looking.exception() is not None:
+        return False
+    found = looking.result().customer
+    return found is not None and str(found.get("id")) == dict(inputs).get("customer.id")
 
 
 def _quiet(task: asyncio.Task[_Record]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -65,9 +65,21 @@ NEXT_VARIABLE = "CC_NEXT"
 VOICEMAIL_CONTEXT = "callcenter"
 _CALLER = re.compile(r"[^0-9+*#]")
 
-Handoff = Callable[[str, str, tuple[str, ...], tuple[tuple[str, str], ...], str], None]
-"""(linkedid, caller number, IVR path, the flow's variables, language), when the IVR queues
-a call."""
+
+class CallHandoff(Protocol):
+    """Told when a call enters the IVR and when the IVR queues it (the agent's desk shows what
+    the IVR learnt, and looks the caller up in the meantime)."""
+
+    def ivr_started(self, linkedid: str, caller: str) -> None: ...
+
+    def handoff(
+        self,
+        linkedid: str,
+        caller: str,
+        path: tuple[str, ...],
+        inputs: tuple[tuple[str, str], ...],
+        language: str,
+    ) -> None: ...
 
 
 class CallReports(Protocol):
@@ -138,7 +150,7 @@ class IvrServices:
     voicemail: VoicemailTaker | None = None
     fax: FaxDesk | None = None
     # Told what the IVR learnt when it queues a call (the agent's screen-pop shows it).
-    handoff: Handoff | None = None
+    handoff: CallHandoff | None = None
 
 
 class _Ended(Exception):
@@ -296,7 +308,7 @@ class _Call:
         await session.set_variable(NEXT_VARIABLE, "queue")
         await session.set_variable(HANDLED_VARIABLE, "1")
         if self.services.handoff is not None:
-            self.services.handoff(
+            self.services.handoff.handoff(
                 self.linkedid,
                 _caller(session.caller_num, 32),
                 tuple(self.path),
@@ -328,6 +340,8 @@ async def run_flow(
 ) -> None:
     """Drive ``flow`` until it ends, the caller hangs up, or the session fails."""
     linkedid = linkedid or await session.linkedid()
+    if services.handoff is not None:
+        services.handoff.ivr_started(linkedid, _caller(session.caller_num, 32))
     call = _Call(session, services, linkedid)
     try:
         command = next(flow)

@@ -240,3 +240,48 @@ async def test_require_ack_skips_an_agent_whose_desk_does_not_take_the_pop(
             status = await receive(ws, "pop_status")
             assert (status["id"], status["status"]) == (pop["id"], "withdrawn")
             assert await rings(setup, "1001") == []
+
+
+async def test_the_customer_is_looked_up_when_the_call_enters_the_ivr(desk_setup: Desk) -> None:
+    setup = desk_setup
+    customer = await setup.customers.save(CustomerDraft("A1", "Wang", phones=(CALLER,)))
+    setup.desk.ivr_started("C1", CALLER)
+    await asyncio.sleep(0.2)  # the IVR runs; the record is in memory before any offer
+    await setup.customers.save(CustomerDraft("A1", "Wang Renamed", phones=(CALLER,)))
+    setup.desk.handoff("C1", CALLER, ("menu:1",), (("customer.id", str(customer.id)),), "en")
+    await setup.acd.apply(AgentLogin("1001", NOW))
+    await setup.arrive("C1")
+    await asyncio.sleep(0.05)
+    pop = setup.desk.live_pop("1001")
+    assert pop is not None and pop.customer is not None
+    assert pop.customer["name"] == "Wang"  # the same customer: not looked up again
+    # An account number entered in the IVR names another customer: looked up afresh.
+    other = await setup.customers.save(CustomerDraft("B2", "Li", phones=("13900000000",)))
+    setup.desk.ivr_started("C2", "13900000001")
+    setup.desk.handoff("C2", "13900000001", ("menu:2",), (("account", "B2"),), "en")
+    await setup.acd.apply(AgentLogin("1002", NOW))
+    await setup.arrive("C2")
+    await asyncio.sleep(0.05)
+    second = setup.desk.live_pop("1002")
+    assert second is not None and second.customer is not None
+    assert second.customer["id"] == other.id
+
+
+async def test_the_pop_follows_a_transfer_to_another_agent(desk_setup: Desk) -> None:
+    setup = desk_setup
+    await setup.customers.save(CustomerDraft("A1", "Wang", phones=(CALLER,)))
+    setup.desk.handoff("C1", CALLER, ("menu:1",), (), "zh")
+    wu = await setup.token("wu", "1002")
+    async with aiohttp.ClientSession() as client:
+        url = setup.url(f"/api/v1/desk/feed?access_token={wu}")
+        async with client.ws_connect(url) as ws:
+            await receive(ws, "snapshot")
+            setup.desk.follow("C1", "1002", "C1-x1", "repair", NOW - timedelta(seconds=30))
+            pop = (await receive(ws, "pop"))["pop"]
+            assert (pop["id"], pop["call"], pop["queue"]) == ("C1-x1", "C1", "repair")
+            assert pop["customer"]["name"] == "Wang" and pop["ivr"]["path"] == ["menu:1"]
+            assert pop["waited"] == 30.0 and pop["caller"]["number"] == CALLER
+            setup.desk.withdraw("1002", "C1-x1")  # the transfer's ring was not answered
+            status = await receive(ws, "pop_status")
+            assert (status["id"], status["status"]) == ("C1-x1", "withdrawn")
+        assert setup.desk.live_pop("1002") is None

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.acd_helpers import agent_state, log_in
@@ -123,6 +124,21 @@ async def agent_token(running: RunningEngine, name: str, agent: str) -> str:
     return str(session["token"])
 
 
+async def desk_pop(running: RunningEngine, agent: str) -> Any:
+    """The pop of the agent's live call, read as a supervisor would."""
+    status, pop = await request(running, "GET", f"/api/v1/desk/pop?agent={agent}")
+    assert status == 200, pop
+    return pop
+
+
+async def desk_message(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
+    async with asyncio.timeout(15):
+        while True:
+            message = await ws.receive_json()
+            if message["type"] == kind:
+                return message
+
+
 async def hung_up(phones: AgentPhones, agent: str) -> None:
     """The agent's phone got a BYE (its leg ended)."""
     await phones.wait_for("bye-received", agent, timeout=10)
@@ -186,11 +202,23 @@ async def test_blind_transfer_to_another_agent(asterisk: Asterisk, engine: Runni
         connected(asterisk, engine),
     ):
         await log_in(engine, ["agent1002"])
-        body = {"kind": "agent", "target": "agent1002"}
-        answer = await control(engine, "agent1001", "transfer", body)
-        assert answer["transferred"] == body
-        await hung_up(phones, "agent1001")
-        await phones.wait_for("answer", "agent1002")
+        # agent1001's pop of this call, then agent1002's desk waiting for the transfer
+        first = await desk_pop(engine, "agent1001")
+        token = await agent_token(engine, "bob", "agent1002")
+        url = engine.base_url.replace("http", "ws") + f"/api/v1/desk/feed?access_token={token}"
+        async with aiohttp.ClientSession() as client, client.ws_connect(url) as ws:
+            assert (await desk_message(ws, "snapshot"))["pops"] == []
+            body = {"kind": "agent", "target": "agent1002"}
+            answer = await control(engine, "agent1001", "transfer", body)
+            assert answer["transferred"] == body
+            # the pop follows the call: same call, customer context and IVR data
+            pop = (await desk_message(ws, "pop"))["pop"]
+            assert pop["call"] == first["call"] and pop["agent"] == "agent1002"
+            assert pop["caller"] == first["caller"] and pop["ivr"] == first["ivr"]
+            await hung_up(phones, "agent1001")
+            await phones.wait_for("answer", "agent1002")
+            status = await desk_message(ws, "pop_status")
+            assert (status["id"], status["status"]) == (pop["id"], "connected")
         listing = await until(engine, lambda found: bridged(found, "agent1002"))
         assert agent_leg(listing, "agent1001") is None
         await agent_state(engine, "agent1002", "talking")
