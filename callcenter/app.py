@@ -51,6 +51,7 @@ from callcenter.calls.model import Outcome
 from callcenter.calls.repository import SqlCallRepository
 from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
+from callcenter.customers.history import CallHistory
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
 from callcenter.desk.controls import DeskControls
@@ -124,6 +125,9 @@ class Engine:
             self.ledger,
             self.clock,
         )
+        # Closed calls into their customer's history (before the desk forgets the customer).
+        self.call_history = CallHistory(self.customers, self.desk.customer_of)
+        self.ledger.on_closed(self.call_history.call_closed)
         self.ledger.on_closed(self.desk.call_closed)
         self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
         self.acd = AcdService(
@@ -349,6 +353,7 @@ class Engine:
                 group.create_task(self.ledger.run(), name="ledger")
                 group.create_task(self.session_recorder.run(), name="agent-sessions")
                 group.create_task(self.callbacks.run(), name="callbacks")
+                group.create_task(self.call_history.run(), name="call-history")
                 group.create_task(self.voicemail.run(), name="voicemail")
                 group.create_task(self.fax.run(), name="fax")
                 group.create_task(self.scripts.watch(), name="ivr-scripts")

@@ -281,6 +281,16 @@ class DeskService:
         """Agents with at least one desk connected."""
         return list(self._clients)
 
+    def customer_of(self, call: CallId) -> int | None:
+        """The customer looked up for ``call``, when the look-up has finished."""
+        looking = self._records.get(call)
+        if looking is None or not looking.done() or looking.cancelled():
+            return None
+        if looking.exception() is not None:
+            return None
+        found = looking.result().customer
+        return int(found["id"]) if found is not None else None
+
     def live_pop(self, agent: AgentId) -> Pop | None:
         pop = self._pops.get(agent)
         return pop if pop is not None and pop.ready else None

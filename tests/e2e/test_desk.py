@@ -128,3 +128,10 @@ async def test_the_pop_reaches_the_agents_desk_before_the_phone_answers(
         # the same path is stored with the call in the ledger
         stored = await closed_calls(engine, 1)
         assert [c["path"] for c in stored if c["linkedid"] == pop["call"]] == [path]
+        # and the call is in the customer's contact history, after the note
+        await engine.engine.call_history.drained()
+        status, record = await request(engine, "GET", f"/api/v1/customers/{customer['id']}")
+        assert status == 200, record
+        calls = [h for h in record["history"] if h["kind"] == "call"]
+        assert [c["ref"] for c in calls] == [pop["call"]]
+        assert calls[0]["text"].startswith("answered; IVR: ")
