@@ -52,6 +52,7 @@ from callcenter.calls.repository import SqlCallRepository
 from callcenter.calls.service import CallLedgerService
 from callcenter.clock import Clock, SystemClock
 from callcenter.customers.history import CallHistory
+from callcenter.customers.model import ContactKind
 from callcenter.customers.repository import SqlCustomerRepository
 from callcenter.customers.service import CustomerService
 from callcenter.desk.controls import DeskControls
@@ -59,7 +60,8 @@ from callcenter.desk.service import DeskService, PoppingCallControl
 from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
 from callcenter.fod.dialer import AmiFaxDialer
 from callcenter.fod.images import FaxImages
-from callcenter.fod.repository import SqlFaxRepository
+from callcenter.fod.model import Job
+from callcenter.fod.repository import ReceivedFax, SqlFaxRepository
 from callcenter.fod.routes import RECEIVE_PATH as FAX_RECEIVE_PATH
 from callcenter.fod.routes import SEND_PATH as FAX_SEND_PATH
 from callcenter.fod.routes import FaxDesk
@@ -164,6 +166,7 @@ class Engine:
         self.fax, self.fax_desk = _fax(
             settings, self.database, self.ami, self.customers, self.clock
         )
+        self.fax.on_event(self._on_fax)
         services = IvrServices(
             reports=self.ledger,
             customers=self.customers,
@@ -301,6 +304,29 @@ class Engine:
                         requested_at=self.clock.now(),
                     )
                 )
+
+    def _on_fax(self, event: Job | ReceivedFax) -> None:
+        """A fax job's final state and a received fax: the customer's contact history, and a
+        notice on every connected desk for a received fax."""
+        if isinstance(event, ReceivedFax):
+            text = f"fax received: {event.pages} pages from {event.remote_station or '?'}"
+            self.call_history.add(
+                None, event.caller, ContactKind.FAX, event.created_at, event.id, text
+            )
+            notice = {
+                "id": event.id,
+                "caller": event.caller,
+                "pages": event.pages,
+                "remote_station": event.remote_station,
+                "status": event.status,
+                "at": event.created_at.isoformat(),
+            }
+            self.desk.tell(self.desk.desks(), {"type": "fax_received", "fax": notice})
+            return
+        documents = ", ".join(event.documents)
+        text = f"fax {event.status.value}: {documents} to {event.number}, {event.pages_sent} pages"
+        at = event.finished_at or self.clock.now()
+        self.call_history.add(event.customer_id, event.caller, ContactKind.FAX, at, event.id, text)
 
     def _on_telephony(self, event: TelephonyEvent) -> None:
         if isinstance(event, AmiLinkChanged) and event.up:

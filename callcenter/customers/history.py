@@ -1,10 +1,12 @@
-"""Closed calls into their customer's contact history.
+"""Closed calls, faxes and voicemails into their customer's contact history.
 
 The ledger tells each closed call once (``CallLedgerService.on_closed``). The customer is the
 one the desk already looked up for the call (the IVR's identification or the caller ID), else
-the one whose number called; a call from nobody known leaves no entry. Writes run in one
-task from a bounded queue, so a slow or unavailable database never holds the ledger up; an entry
-that cannot be written is logged and dropped: the ledger row stays the record of the call.
+the one whose number called; a call from nobody known leaves no entry. Other contacts (a fax
+job's final state, a received fax) come through :meth:`CallHistory.add` the same way. Writes
+run in one task from a bounded queue, so a slow or unavailable database never holds the ledger
+up; an entry that cannot be written is logged and dropped: the ledger row (or the fax job) stays
+the record.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from callcenter.calls.model import CallRecord
 from callcenter.customers.model import Contact, ContactKind
@@ -30,40 +34,67 @@ class CallHistory:
     ) -> None:
         self._customers = customers
         self._known = known
-        self._queue: asyncio.Queue[tuple[CallRecord, int | None]] = asyncio.Queue(bound)
+        self._queue: asyncio.Queue[_Entry] = asyncio.Queue(bound)
         self.written = 0
 
     def call_closed(self, record: CallRecord) -> None:
         """Non-blocking; the customer the desk knows is read now, before the desk forgets."""
+        at = record.ended_at or record.started_at
+        customer = self._known(record.linkedid)
+        self._put(_Entry(customer, record.caller_num, ContactKind.CALL, at, record.linkedid,
+                         _summary(record)))  # fmt: skip
+
+    def add(
+        self,
+        customer: int | None,
+        number: str,
+        kind: ContactKind,
+        at: datetime,
+        ref: str,
+        text: str,
+    ) -> None:
+        """Non-blocking: a contact of ``customer``, else of whoever has ``number``."""
+        self._put(_Entry(customer, number, kind, at, ref, text[:500]))
+
+    def _put(self, entry: _Entry) -> None:
         try:
-            self._queue.put_nowait((record, self._known(record.linkedid)))
+            self._queue.put_nowait(entry)
         except asyncio.QueueFull:
-            log.warning("customers: history backlog full; call %s not added", record.linkedid)
+            log.warning("customers: history backlog full; %s not added", entry.ref)
 
     async def drained(self) -> None:
         await self._queue.join()
 
     async def run(self) -> None:
         while True:
-            record, customer = await self._queue.get()
+            entry = await self._queue.get()
             try:
-                await self._write(record, customer)
+                await self._write(entry)
             except CallcenterError as exc:
-                log.warning("customers: call %s not added to history: %s", record.linkedid, exc)
+                log.warning("customers: %s not added to history: %s", entry.ref, exc)
             finally:
                 self._queue.task_done()
 
-    async def _write(self, record: CallRecord, customer: int | None) -> None:
-        if customer is None and record.caller_num:
-            found = await self._customers.by_phone(record.caller_num)
+    async def _write(self, entry: _Entry) -> None:
+        customer = entry.customer
+        if customer is None and entry.number:
+            found = await self._customers.by_phone(entry.number)
             customer = found.id if found is not None else None
         if customer is None:
             return
-        at = record.ended_at or record.started_at
-        await self._customers.record_contact(
-            Contact(customer, ContactKind.CALL, at, record.linkedid, _summary(record))
-        )
+        contact = Contact(customer, entry.kind, entry.at, entry.ref, entry.text)
+        await self._customers.record_contact(contact)
         self.written += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    customer: int | None
+    number: str
+    kind: ContactKind
+    at: datetime
+    ref: str
+    text: str
 
 
 def _summary(record: CallRecord) -> str:

@@ -21,6 +21,8 @@ from callcenter.fod.schemas import (
     received_json,
 )
 from callcenter.fod.service import FaxService, known_pins
+from callcenter.users.model import Role
+from callcenter.web.auth import SERVICE, grant, principal_of
 from callcenter.web.params import int_param, json_object
 
 FAX_KEY = web.AppKey("fax", FaxService)
@@ -139,10 +141,19 @@ async def request_job(request: web.Request) -> web.Response:
         _text(body, "number", True) or "",
         Requester(known_pins(pins), staff=True),
         customer_id=customer_id,
-        requested_by=(_text(body, "requested_by") or "api")[:64],
+        requested_by=_requester(request, _text(body, "requested_by")),
         at=_time(_text(body, "at"), "at"),
     )
     return web.json_response(job_json(job), status=201)
+
+
+def _requester(request: web.Request, named: str | None) -> str:
+    """A user (an agent sending documents from the desk) asks under their own name; a
+    service token may name the system it acts for."""
+    principal = principal_of(request)
+    if principal is not SERVICE:
+        return principal.name
+    return (named or "api")[:64]
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -197,14 +208,15 @@ async def received_file(request: web.Request) -> web.FileResponse:
 def add_routes(app: web.Application, service: FaxService) -> None:
     app[FAX_KEY] = service
     router = app.router
-    router.add_get("/api/v1/fax/documents", list_documents)
+    grant(app, router.add_get("/api/v1/fax/documents", list_documents), Role.AGENT)
     router.add_post("/api/v1/fax/documents", add_document)
     router.add_get("/api/v1/fax/documents/{code}", get_document)
     router.add_patch("/api/v1/fax/documents/{code}", change_document)
     router.add_delete("/api/v1/fax/documents/{code}", delete_document)
     router.add_get("/api/v1/fax/documents/{code}/pdf", document_pdf)
     router.add_get("/api/v1/fax/jobs", list_jobs)
-    router.add_post("/api/v1/fax/jobs", request_job)
+    # agents send documents (service sites, a dispatch order) to a customer's fax
+    grant(app, router.add_post("/api/v1/fax/jobs", request_job), Role.AGENT)
     router.add_get("/api/v1/fax/jobs/{job}", get_job)
     router.add_post("/api/v1/fax/jobs/{job}/cancel", cancel_job)
     router.add_get("/api/v1/fax/jobs/{job}/tiff", job_tiff)

@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -104,6 +104,19 @@ class FaxService:
         self._policy = RetryPolicy(settings.retry_min, settings.retry_max)
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[Job | ReceivedFax], None]] = []
+
+    def on_event(self, listener: Callable[[Job | ReceivedFax], None]) -> None:
+        """``listener`` gets each job once it is final, and each received fax (contact
+        history, desk notices); it must not block, and its faults are logged."""
+        self._listeners.append(listener)
+
+    def _tell(self, event: Job | ReceivedFax) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("fax: a listener failed")
 
     @property
     def settings(self) -> FaxSettings:
@@ -359,6 +372,8 @@ class FaxService:
             f" ({outcome.detail})" if outcome.detail else "",
             after.status.value,
         )
+        if after.final:
+            self._tell(after)
         return after
 
     async def _make_image(self, job: Job, documents: list[Document], customer: str) -> int:
@@ -497,6 +512,7 @@ class FaxService:
 
     async def keep_received(self, fax: ReceivedFax) -> None:
         await self._repository.add_received(fax)
+        self._tell(fax)
         log.info(
             "fax: received %s from %r (%s): %d pages, %s",
             fax.id,

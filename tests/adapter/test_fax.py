@@ -128,10 +128,14 @@ async def test_a_job_is_retried_and_sent_once_with_its_cover(
 ) -> None:
     dialer = ScriptedDialer([AttemptResult.BUSY, AttemptResult.NO_FAX, AttemptResult.SENT])
     service = service_for(database, settings, dialer)
+    told: list[object] = []
+    service.on_event(told.append)  # the customer's history hears of final jobs only
     await service.sync_folder()
     dispatching.append(asyncio.create_task(service.run()))
     job = await service.request(("101", "102"), "5550100", STAFF, requested_by="agent1001")
     done = await final(service, job.id)
+    await asyncio.sleep(0.1)
+    assert [(t.id, t.status) for t in told] == [(job.id, JobStatus.SENT)]  # type: ignore[attr-defined]
     attempts = await service.attempts(job.id)
     assert [a.result for a in attempts] == ["busy", "no_fax", "sent"]
     assert (done.status, done.attempts, done.pages, done.pages_sent) == (  # type: ignore[attr-defined]

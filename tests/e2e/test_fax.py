@@ -21,11 +21,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from PIL import Image, ImageChops, ImageSequence
 
 from tests.e2e.api import closed_calls, get, request
-from tests.e2e.conftest import RunningEngine, asterisk_prompts, engine_settings, running_engine
+from tests.e2e.conftest import (
+    API_TOKEN,
+    RunningEngine,
+    asterisk_prompts,
+    engine_settings,
+    running_engine,
+)
 from tests.e2e.harness import Asterisk
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +65,7 @@ nodes:
     prompts: [goodbye]
     outcome: completed_in_ivr
 """
-ACD: dict[str, Any] = {"queues": {}, "agents": {}}
+ACD: dict[str, Any] = {"queues": {"q1": {}}, "agents": {"agent1001": {"queues": {"q1": 1}}}}
 SHIFT = 4  # pixels tried each way when aligning a received page on the sent one
 
 
@@ -263,7 +270,12 @@ async def test_a_fax_to_the_fax_number_is_stored_as_tiff_and_pdf(
     asterisk: Asterisk, sqlite_url: str, tmp_path: Path, no_call_left: None
 ) -> None:
     spool = fresh_spool(asterisk)
-    async with running_engine(settings_for(asterisk, sqlite_url, tmp_path)) as engine:
+    async with (
+        running_engine(settings_for(asterisk, sqlite_url, tmp_path)) as engine,
+        aiohttp.ClientSession() as client,
+    ):
+        desk = f"/api/v1/desk/feed?agent=agent1001&access_token={API_TOKEN}"
+        ws = await client.ws_connect(engine.base_url.replace("http", "ws") + desk)
         image, _ = await engine.engine.fax.images.document_image(
             "102", REPO / "fax/documents/102.pdf", "e2e-inbound-test"
         )
@@ -274,6 +286,12 @@ async def test_a_fax_to_the_fax_number_is_stored_as_tiff_and_pdf(
             assert time.monotonic() < deadline, "no fax received"
             await asyncio.sleep(0.5)
         (fax,) = faxes
+        # the desks hear of it, like a voicemail
+        async with asyncio.timeout(10):
+            while (notice := await ws.receive_json())["type"] != "fax_received":
+                pass
+        assert (notice["fax"]["id"], notice["fax"]["pages"]) == (fax["id"], 2)
+        await ws.close()
         tiff = engine.engine.fax.images.inbox_path(fax["id"], "tiff")
         pdf = engine.engine.fax.images.inbox_path(fax["id"], "pdf")
     assert (fax["status"], fax["pages"], fax["remote_station"]) == ("received", 2, "SENDER 12345")
