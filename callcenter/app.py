@@ -18,6 +18,7 @@ import asyncio
 import gc
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,10 @@ from callcenter.acd.sessions import AgentSessionRecorder
 from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.fastagi import FastAgiServer
 from callcenter.bus import EventBus
+from callcenter.callbacks.dialer import AmiCallbackDialer
 from callcenter.callbacks.model import CallbackRequest
 from callcenter.callbacks.repository import SqlCallbackRepository
+from callcenter.callbacks.roster import AcdRoster
 from callcenter.callbacks.service import CallbackService
 from callcenter.calls.model import Outcome
 from callcenter.calls.repository import SqlCallRepository
@@ -89,6 +92,7 @@ from callcenter.voicemail.delivery import CallbackSender, FeedSender, Sender, Sm
 from callcenter.voicemail.dispatcher import Dispatcher
 from callcenter.voicemail.feed import Feed
 from callcenter.voicemail.model import Channel
+from callcenter.voicemail.phone import PhoneSender
 from callcenter.voicemail.recorder import AGI_PATH as VOICEMAIL_PATH
 from callcenter.voicemail.recorder import VoicemailRecorder
 from callcenter.voicemail.repository import SqlVoicemailRepository
@@ -131,7 +135,18 @@ class Engine:
         self.call_history = CallHistory(self.customers, self.desk.customer_of)
         self.ledger.on_closed(self.call_history.call_closed)
         self.ledger.on_closed(self.desk.call_closed)
-        self.callbacks = CallbackService(SqlCallbackRepository(self.database), self.clock)
+        # Callback tasks: offered on the desks of the queue's agents, dialled by AMI, escalated.
+        roster = AcdRoster(acd_core)  # who serves which queue: callbacks and voicemail
+        self.callbacks = CallbackService(
+            SqlCallbackRepository(self.database),
+            self.clock,
+            settings=settings.callbacks,
+            desks=self.desk,
+            roster=roster,
+            dialer=AmiCallbackDialer(
+                self.ami, settings.callbacks.trunk, settings.callbacks.ring_timeout
+            ),
+        )
         self.acd = AcdService(
             acd_core,
             PoppingCallControl(AmiCallControl(self.ami, self.acd_events), self.desk),
@@ -159,6 +174,8 @@ class Engine:
             self.callbacks,
             self.voicemail_feed,
             self.clock,
+            roster.queues_of,
+            self.ami,
         )
         self.voicemail_recorder = VoicemailRecorder(self.voicemail, self.customers, self.clock)
         # Fax on demand: the catalogue, faxes sent on the call or to a number (AMI Originate),
@@ -418,9 +435,12 @@ def _voicemail(
     callbacks: CallbackService,
     feed: Feed,
     clock: Clock,
+    queues_of: Callable[[str], frozenset[str]],
+    ami: AmiClient,
 ) -> VoicemailService:
     """The voicemail service with its outbox: the websocket feed and callback tasks always,
-    e-mail when ``voicemail.smtp.host`` is set."""
+    e-mail when ``voicemail.smtp.host`` is set, a call to the on-duty number of mailboxes that
+    name one."""
     section = settings.voicemail
     repository = SqlVoicemailRepository(database)
     store = MessageStore(Path(section.store), asterisk_sounds)
@@ -430,6 +450,10 @@ def _voicemail(
     }
     if section.smtp.host:
         senders[Channel.EMAIL] = SmtpSender(section.smtp, store.path, section.api_url)
+    if any(box.on_duty for box in section.mailboxes.values()):
+        senders[Channel.PHONE] = PhoneSender(
+            ami, store, section.on_duty_trunk, section.on_duty_ring
+        )
     dispatcher = Dispatcher(
         repository,
         senders,
@@ -440,7 +464,14 @@ def _voicemail(
         poll=section.poll_interval,
     )
     return VoicemailService(
-        repository, store, section, clock, dispatcher, email=Channel.EMAIL in senders
+        repository,
+        store,
+        section,
+        clock,
+        dispatcher,
+        email=Channel.EMAIL in senders,
+        queues_of=queues_of,
+        phone=Channel.PHONE in senders,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from callcenter.acd.settings import AcdSettings
+from callcenter.callbacks.settings import CallbacksSettings
 from callcenter.desk.settings import DeskSettings
 from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.fod.settings import FaxSettings
@@ -118,6 +119,7 @@ class Settings(_Section):
     voicemail: VoicemailSettings = VoicemailSettings()
     desk: DeskSettings = DeskSettings()
     fax: FaxSettings = FaxSettings()
+    callbacks: CallbacksSettings = CallbacksSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

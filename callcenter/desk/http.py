@@ -8,6 +8,10 @@ The websocket protocol (``GET /api/v1/desk/feed?agent=ID``, token as ``access_to
   history, IVR path and inputs, queue, seconds waited, status), ``pop_status`` (``id`` and
   ``status``: connected, withdrawn, ended), ``acked`` (``id``), ``state`` (``agent``),
   ``error`` (``message``).
+  Callback tasks (:mod:`callcenter.callbacks`), to the agents who serve the task's queue:
+  ``task`` (``task``: a task to take, new or given back), ``task_status`` (``id``, ``status``:
+  taken, done, cancelled; ``by``: who claimed or closed it); to every desk: ``task_escalated``
+  (``task``: left unhandled for ``callbacks.escalate_after`` seconds).
 - desk → server: ``{"type": "ack", "id": POP_ID}`` acknowledges a pop.
 
 An agent opens their own desk only (``agent`` defaults to theirs); supervisors may open any.

@@ -139,6 +139,10 @@ callback_tasks = Table(
     Column("done_at", UtcDateTime, nullable=True),
     Column("done_by", String(AGENT_LENGTH), nullable=False),
     Column("outcome_note", String(NOTE_LENGTH), nullable=False),
+    # r0009: who claimed the task and when; when it escalated (unhandled for too long).
+    Column("claimed_by", String(AGENT_LENGTH), nullable=True),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("escalated_at", UtcDateTime, nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_callback_tasks_status", callback_tasks.c.status, callback_tasks.c.id)

@@ -2,7 +2,8 @@
 
 Theory of operation. A message is durable before anyone hears of it: its audio is in the
 engine's store (written and synced) and its row is committed together with one delivery row
-per channel (e-mail, websocket, callback task), in one unit of work. A dispatcher then works
+per channel (e-mail, websocket, callback task, a call to the on-duty number), in one unit of
+work. A dispatcher then works
 through the deliveries: each is ``pending`` until it is ``sent`` (once), ``failed`` for good (a
 permanent refusal, e.g. an address the mail server rejects), or ``cancelled`` (the message was
 deleted first). A transient failure keeps it ``pending`` with a later ``next_at``: the retry
@@ -25,6 +26,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     WEBSOCKET = "websocket"
     CALLBACK = "callback"
+    PHONE = "phone"  # a call to the mailbox's on-duty number that plays the message
 
 
 class DeliveryStatus(StrEnum):
@@ -148,12 +150,15 @@ class Message:
         return self.new.id
 
 
-def channels_for(email: bool, callback: bool) -> tuple[Channel, ...]:
+def channels_for(email: bool, callback: bool, phone: bool = False) -> tuple[Channel, ...]:
     """The outbox rows of a new message: the websocket always; e-mail and the callback task
-    when the mailbox has recipients and a group."""
+    when the mailbox has recipients and a group; the phone call when it names an on-duty
+    number."""
     chosen = [Channel.WEBSOCKET]
     if email:
         chosen.append(Channel.EMAIL)
     if callback:
         chosen.append(Channel.CALLBACK)
+    if phone:
+        chosen.append(Channel.PHONE)
     return tuple(chosen)

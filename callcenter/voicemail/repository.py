@@ -8,7 +8,7 @@ a storage fault, a pending sidecar recovered at start-up) changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -66,12 +66,20 @@ class SqlVoicemailRepository:
             return await _get(conn, message_id)
 
     async def messages(
-        self, mailbox: str | None, include_deleted: bool, limit: int, before: datetime | None
+        self,
+        mailbox: str | None,
+        include_deleted: bool,
+        limit: int,
+        before: datetime | None,
+        within: Collection[str] | None = None,
     ) -> list[Message]:
+        """Newest first; ``within`` (when given) keeps the messages of those mailboxes only."""
         table = voicemail_messages
         query = select(table).order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
         if mailbox is not None:
             query = query.where(table.c.mailbox == mailbox)
+        if within is not None:
+            query = query.where(table.c.mailbox.in_(sorted(within)))
         if not include_deleted:
             query = query.where(table.c.deleted_at.is_(None))
         if before is not None:

@@ -10,6 +10,11 @@ is told of a message before it is committed.
 
 A pluggable transcription hook (``transcriber``: the audio's path to text, or None) runs
 after the commit; there is none by default (no speech service is assumed).
+
+Who may read what: supervisors every mailbox; an agent the mailboxes whose ``group`` is a
+queue they serve (``queues_of``: the ACD configuration). The reading methods take the set of
+mailboxes allowed (:meth:`VoicemailService.readable`; None: all) and refuse the others with
+403; deleting is left to supervisors by the API's roles.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.clock import Clock
-from callcenter.errors import StorageUnavailable
+from callcenter.errors import Forbidden, StorageUnavailable
 from callcenter.voicemail.dispatcher import Dispatcher
 from callcenter.voicemail.model import (
     Delivery,
@@ -54,6 +59,8 @@ class VoicemailService:
         *,
         email: bool,
         transcriber: Transcriber | None = None,
+        queues_of: Callable[[str], frozenset[str]] | None = None,
+        phone: bool = False,
     ) -> None:
         self._repository = repository
         self._store = store
@@ -61,7 +68,9 @@ class VoicemailService:
         self._clock = clock
         self._dispatcher = dispatcher
         self._email = email
+        self._phone = phone
         self._transcriber = transcriber
+        self._queues_of = queues_of or (lambda _agent: frozenset())
         self._pending: asyncio.Queue[NewMessage] = asyncio.Queue()
         self._uncommitted: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -87,6 +96,13 @@ class VoicemailService:
     def mailboxes(self) -> Mapping[str, MailboxSettings]:
         return self._settings.mailboxes
 
+    def readable(self, agent: str) -> frozenset[str]:
+        """The mailboxes ``agent`` may read: those whose group is a queue they serve."""
+        queues = self._queues_of(agent) if agent else frozenset()
+        return frozenset(
+            name for name, box in self._settings.mailboxes.items() if box.group in queues
+        )
+
     # --- keeping a message ---------------------------------------------------------------------
 
     async def keep(self, message: NewMessage, take: Path) -> None:
@@ -102,7 +118,11 @@ class VoicemailService:
 
     async def _commit(self, message: NewMessage) -> None:
         mailbox = self.mailbox_or_default(message.mailbox)
-        channels = channels_for(self._email and bool(mailbox.email_to), bool(message.caller))
+        channels = channels_for(
+            self._email and bool(mailbox.email_to),
+            bool(message.caller),
+            self._phone and bool(mailbox.on_duty),
+        )
         added = await self._repository.add(message, channels)
         await asyncio.to_thread(self._store.clear_pending, message.id)
         self._uncommitted.discard(message.id)
@@ -187,23 +207,36 @@ class VoicemailService:
     # --- reading and managing ------------------------------------------------------------------
 
     async def messages(
-        self, mailbox: str | None, include_deleted: bool, limit: int, before: datetime | None
+        self,
+        mailbox: str | None,
+        include_deleted: bool,
+        limit: int,
+        before: datetime | None,
+        allowed: frozenset[str] | None = None,
     ) -> list[Message]:
         if mailbox is not None and mailbox not in self._settings.mailboxes:
             raise MailboxNotFound(f"no mailbox {mailbox[:64]!r}")
-        return await self._repository.messages(mailbox, include_deleted, limit, before)
+        if mailbox is not None:
+            _may_read(mailbox, allowed)
+        return await self._repository.messages(mailbox, include_deleted, limit, before, allowed)
 
-    async def get(self, message_id: str) -> Message:
-        return await self._repository.get(_checked(message_id))
+    async def get(self, message_id: str, allowed: frozenset[str] | None = None) -> Message:
+        message = await self._repository.get(_checked(message_id))
+        _may_read(message.new.mailbox, allowed)
+        return message
 
-    async def audio(self, message_id: str) -> Path:
-        message = await self.get(message_id)
+    async def audio(self, message_id: str, allowed: frozenset[str] | None = None) -> Path:
+        message = await self.get(message_id, allowed)
         path = self._store.path(message.id)
         if message.deleted_at is not None or not await asyncio.to_thread(path.is_file):
             raise MessageNotFound(f"the audio of {message_id} is gone")
         return path
 
-    async def mark_heard(self, message_id: str, by: str) -> Message:
+    async def mark_heard(
+        self, message_id: str, by: str, allowed: frozenset[str] | None = None
+    ) -> Message:
+        if allowed is not None:
+            await self.get(message_id, allowed)
         return await self._repository.mark_heard(_checked(message_id), by, self._clock.now())
 
     async def delete(self, message_id: str, by: str) -> Message:
@@ -213,8 +246,17 @@ class VoicemailService:
         log.info("voicemail: message %s deleted by %r", message.id, by)
         return message
 
-    async def deliveries(self, message_id: str) -> list[Delivery]:
+    async def deliveries(
+        self, message_id: str, allowed: frozenset[str] | None = None
+    ) -> list[Delivery]:
+        if allowed is not None:
+            await self.get(message_id, allowed)
         return await self._repository.deliveries(_checked(message_id))
+
+
+def _may_read(mailbox: str, allowed: frozenset[str] | None) -> None:
+    if allowed is not None and mailbox not in allowed:
+        raise Forbidden(f"mailbox {mailbox[:64]!r} belongs to a queue you do not serve")
 
 
 def _checked(message_id: str) -> str:

@@ -3,7 +3,9 @@
 A mailbox is named as the IVR's ``voicemail`` nodes and the queues' voicemail targets name it.
 Each has a greeting (an Asterisk sound name), a maximum length, silence detection, the
 addresses that get an e-mail with the message, and the group whose agents see it live (the
-websocket feed's ``group``) and call the caller back (the callback task's queue).
+websocket feed's ``group``), call the caller back (the callback task's queue) and may read
+its messages in the API (agents of that queue), and optionally an on-duty number that is
+called for each new message and hears it played.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class MailboxSettings(_Model):
     group: str = ""  # the agents' group (a queue name) told live and asked to call back
     number: str = ""  # digits: the mailbox's number for retrieval by phone (with ``pin``)
     pin: SecretStr = SecretStr("")  # 4 to 12 digits; empty: no retrieval by phone
+    on_duty: str = ""  # digits: a number called for each new message, which hears it played
 
     @field_validator("greeting")
     @classmethod
@@ -53,6 +56,13 @@ class MailboxSettings(_Model):
     def _number(cls, value: str) -> str:
         if value and not re.fullmatch(r"[0-9]{1,12}", value):
             raise ValueError("1 to 12 digits")
+        return value
+
+    @field_validator("on_duty")
+    @classmethod
+    def _on_duty(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[0-9]{3,20}", value):
+            raise ValueError("3 to 20 digits")
         return value
 
     @field_validator("pin")
@@ -91,6 +101,15 @@ class VoicemailSettings(_Model):
     retry_min: Seconds = 1.0
     retry_max: Seconds = 300.0
     poll_interval: Seconds = 1.0  # the dispatcher looks for due deliveries at least this often
+    on_duty_trunk: str = "callers"  # the endpoint on-duty numbers are called through
+    on_duty_ring: Annotated[float, Field(ge=5, le=120)] = 30.0  # seconds
+
+    @field_validator("on_duty_trunk")
+    @classmethod
+    def _trunk(cls, value: str) -> str:
+        if not NAME.fullmatch(value):
+            raise ValueError("an endpoint name: letters, digits, '_' and '-' (at most 64)")
+        return value
 
     @field_validator("mailboxes")
     @classmethod

@@ -9,6 +9,7 @@ from aiohttp import web
 from callcenter import __version__
 from callcenter.acd.schemas import AGENT_SCHEMA, QUEUE_SCHEMA
 from callcenter.callbacks.schemas import TASK_SCHEMA
+from callcenter.callbacks.schemas import openapi_paths as callback_paths
 from callcenter.calls.schemas import CALL_SCHEMA
 from callcenter.customers.schemas import CUSTOMER_SCHEMA
 from callcenter.desk.controls_schemas import openapi_paths as desk_controls_paths
@@ -110,7 +111,7 @@ def document() -> dict[str, Any]:
                 }
             },
             **_acd_paths(),
-            **_callback_paths(),
+            **callback_paths(),
             **_customer_paths(),
             **_ivr_paths(),
             **_stats_paths(),
@@ -262,92 +263,6 @@ def _acd_paths() -> dict[str, Any]:
 
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document())
-
-
-def _callback_paths() -> dict[str, Any]:
-    task = {"$ref": "#/components/schemas/Callback"}
-    text = {"type": "string", "maxLength": 500}
-    listing = {"type": "object", "properties": {"callbacks": {"type": "array", "items": task}}}
-    return {
-        "/api/v1/callbacks": {
-            "get": {
-                "summary": "Callback tasks, newest first",
-                "parameters": [
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "schema": {"type": "string", "enum": ["open", "done", "cancelled"]},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-                    },
-                    {"name": "before_id", "in": "query", "schema": {"type": "integer"}},
-                ],
-                "responses": {
-                    "200": {"description": "tasks", **_json(listing)},
-                    **_errors(400, 401, 503),
-                },
-            },
-            "post": {
-                "summary": "Book a callback (an agent or another system)",
-                "requestBody": {
-                    "required": True,
-                    **_json(
-                        {
-                            "type": "object",
-                            "required": ["number", "queue"],
-                            "properties": {
-                                "number": {"type": "string", "pattern": "^\\+?[0-9*#]{1,32}$"},
-                                "queue": {"type": "string"},
-                                "name": text,
-                                "call": text,
-                                "note": text,
-                            },
-                        }
-                    ),
-                },
-                "responses": {
-                    "201": {"description": "the task", **_json(task)},
-                    **_errors(400, 401, 503),
-                },
-            },
-        },
-        "/api/v1/callbacks/{task}": {
-            "get": {
-                "summary": "One callback task",
-                "parameters": [_path_param("task")],
-                "responses": {
-                    "200": {"description": "the task", **_json(task)},
-                    **_errors(400, 401, 404, 503),
-                },
-            }
-        },
-        "/api/v1/callbacks/{task}/{action}": {
-            "post": {
-                "summary": "Mark a callback task done (complete) or cancel it",
-                "description": "only an open task can change; otherwise 409",
-                "parameters": [
-                    _path_param("task"),
-                    {
-                        "name": "action",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": ["complete", "cancel"]},
-                    },
-                ],
-                "requestBody": {
-                    "required": False,
-                    **_json({"type": "object", "properties": {"agent": text, "note": text}}),
-                },
-                "responses": {
-                    "200": {"description": "the task", **_json(task)},
-                    **_errors(400, 401, 404, 409, 503),
-                },
-            }
-        },
-    }
 
 
 def _customer_paths() -> dict[str, Any]:

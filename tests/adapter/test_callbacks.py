@@ -68,11 +68,11 @@ class FlakyRepository(SqlCallbackRepository):
         super().__init__(db)
         self.failures = failures
 
-    async def add(self, request: CallbackRequest) -> None:
+    async def add(self, request: CallbackRequest) -> bool:
         if self.failures:
             self.failures -= 1
             raise StorageUnavailable("database down (test)")
-        await super().add(request)
+        return await super().add(request)
 
 
 async def test_a_request_made_while_storage_is_down_is_stored_once_it_is_back(

@@ -5,7 +5,8 @@ spoken, its row is listed by the API, a real SMTP server (aiosmtpd) received exa
 with the audio attached, a websocket client of the queue's group got exactly one event, and
 the message became one open callback task. With the database stopped while the message is
 left, the audio is kept on disk with its row beside it, and once the database is back the
-message is committed and notified once on every channel."""
+message is committed and notified once on every channel. And the sample hotline's key 9
+leaves a message that the mailbox by phone (*98, with its PIN) plays and deletes."""
 
 from __future__ import annotations
 
@@ -26,9 +27,16 @@ from callcenter.clock import SystemClock
 from callcenter.prompts.model import parse_wav
 from callcenter.settings import AmiSettings, Settings
 from tests.adapter.voicemail_parts import SmtpServer, free_port
-from tests.e2e.api import get
-from tests.e2e.conftest import API_TOKEN, RunningEngine, engine_settings, running_engine
+from tests.e2e.api import closed_calls, get
+from tests.e2e.conftest import (
+    API_TOKEN,
+    RunningEngine,
+    asterisk_prompts,
+    engine_settings,
+    running_engine,
+)
 from tests.e2e.harness import Asterisk
+from tests.e2e.ivr_callers import LocalTimeClock, menu_scenario, shanghai
 from tests.e2e.observer import RECEIVED, AmiObserver
 from tests.pgserver import PgServer
 
@@ -276,3 +284,139 @@ async def test_a_mailbox_the_engine_does_not_have_is_left_to_asterisk(
     assert (taken["Context"], taken["AppData"]) == ("cc-elsewhere", "hotline@callcenter")
     assert [e["Value"] for e in status] == ["FAILURE"]
     assert listed["messages"] == [] and smtp.inbox.mails == []
+
+
+# --- the hotline's key 9, then the mailbox by phone -----------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+HOTLINE_ACD = {
+    "queues": {q: {"ring_timeout": 5} for q in ("repair", "products", "complaints")},
+    "agents": {"agent1001": {"queues": {"repair": 1}}},
+}
+PHONE_TEMPLATE = REPO / "tests" / "sipp" / "agent_record_prompt.xml"
+PHONE_KEYS_START = '  <!-- "Please enter your password followed by the pound key"'
+PHONE_KEYS_END = '  <!-- "Thank you", then Asterisk hangs up. -->'
+
+
+def speaking_caller(directory: Path) -> Path:
+    """A hotline caller (tests/e2e/ivr_callers.py) who presses 2 (English), then 9 (leave a
+    message), and speaks (caller_message.alaw, so the call offers A-law) from before the beep
+    until past the mailbox's 5 s; Asterisk hangs up after "goodbye"."""
+    scenario = menu_scenario([(1500, "2"), (2500, "9")], 60_000, directory, "13900139000")
+    text = scenario.read_text()
+    last = '<exec play_dtmf="9,200,101"/></action></nop>\n'
+    assert text.count(last) == 1
+    speech = (
+        '  <pause milliseconds="9000"/>\n'
+        '  <nop><action><exec rtp_stream="caller_message.alaw,1,8"/></action></nop>\n'
+    )
+    pcmu = ("RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000")
+    assert all(line in text for line in pcmu), "caller_dtmf.xml changed: update the caller"
+    text = text.replace(pcmu[0], "RTP/AVP 8 101").replace(pcmu[1], "a=rtpmap:8 PCMA/8000")
+    scenario.write_text(text.replace(last, last + speech))
+    return scenario
+
+
+def mailbox_phone_scenario(keys: list[tuple[int, str]], directory: Path) -> Path:
+    """An agent phone (authenticated, as agent_record_prompt.xml) that dials the service and
+    sends ``keys`` (milliseconds after the previous group, digits), then waits for the BYE."""
+    text = PHONE_TEMPLATE.read_text()
+    start, end = text.find(PHONE_KEYS_START), text.find(PHONE_KEYS_END)
+    assert 0 < start < end, "agent_record_prompt.xml changed: update the mailbox phone"
+    steps = "".join(
+        f'  <pause milliseconds="{pause}"/>\n'
+        f'  <nop><action><exec play_dtmf="{digits},200,101"/></action></nop>\n'
+        for pause, digits in keys
+    )
+    path = directory / "mailbox_phone.xml"
+    path.write_text(text[:start] + steps + "\n" + text[end:])
+    return path
+
+
+async def test_key_9_on_the_hotline_leaves_a_message_played_and_deleted_by_phone(
+    asterisk: Asterisk, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The sample hotline (ivr/hotline.yaml) in business hours: English (2), then 9 "leave a
+    message". The message lands in the engine's store with its row. Then an agent phone dials
+    *98: a wrong PIN is refused ("login incorrect"), the right one lets the message play, and
+    7 deletes it: the AGI command trace shows each step, storage shows heard and deleted (by
+    the mailbox, audited) and the audio gone."""
+    voicemail = {
+        "mailboxes": {
+            "hotline": {"max_seconds": 5, "group": "repair", "number": "5000", "pin": "1234"}
+        },
+        "store": str(tmp_path / "voicemail"),
+        "retry_min": 0.2,
+        "poll_interval": 0.2,
+    }
+    ivr = {
+        "entries": {"hotline": {"script": str(REPO / "ivr" / "hotline.yaml")}},
+        "versions": str(tmp_path / "versions"),
+        "asterisk_sounds": str(asterisk_prompts(asterisk)),
+    }
+    settings = engine_settings(
+        asterisk, sqlite_url, ports(asterisk)[1], acd=HOTLINE_ACD, voicemail=voicemail, ivr=ivr
+    )
+    store = tmp_path / "voicemail"
+    clock = LocalTimeClock(shanghai("2026-11-25", "10:00"))
+    async with running_engine(settings, clock) as running, observing(asterisk) as observer:
+        code, output = await asterisk.sipp(
+            f"127.0.0.1:{ports(asterisk)[0]}",
+            *("-sf", str(speaking_caller(tmp_path)), "-s", "4000", "-m", "1"),
+            *("-i", "127.0.0.1", "-p", "0", "-key", "digits", "1", "-nostdin"),
+            timeout=90,
+        )
+        assert code == 0, output[-2000:]
+        (message,) = await messages_of(running, "hotline")
+        (call,) = await closed_calls(running, 1)
+        wav = store / f"{message['id']}.wav"
+        recorded = parse_wav(wav.read_bytes()).seconds
+
+        keys = [(1500, "5000#"), (2500, "9999#"), (3500, "5000#"), (2500, "1234#"), (6000, "7")]
+        code, output = await asterisk.sipp(
+            f"127.0.0.1:{ports(asterisk)[0]}",
+            *("-sf", str(mailbox_phone_scenario(keys, tmp_path)), "-s", "*98", "-m", "1"),
+            *("-i", "127.0.0.1", "-p", "0", "-nostdin"),
+            *("-au", "agent1001", "-ap", asterisk.env["CALLCENTER_AGENT_SIP_SECRET"]),
+            *("-key", "agent", "agent1001", "-key", "code", "0"),
+            timeout=90,
+        )
+        assert code == 0, output[-2000:]
+        after = await get(running, f"/api/v1/voicemail/messages/{message['id']}")
+        commands = [
+            str(e.get("Command", ""))
+            for e in observer.matching(Event="AGIExecStart")
+            if e.get("Context") == "cc-voicemail-main"
+        ]
+
+    # Key 9 on the hotline: the message and its row.
+    assert (message["mailbox"], message["caller"], message["call"]) == (
+        "hotline",
+        "13900139000",
+        call["linkedid"],
+    )
+    assert (
+        call["path"][-3:] == ["key:9", "message", "voicemail:hotline"]
+        or "message" in (call["path"])
+    ), call["path"]
+    assert 4.0 <= recorded <= 5.5 and abs(message["duration"] - recorded) < 0.01
+
+    # By phone: refused once, then in; the message played, then deleted.
+    logins = [c for c in commands if c.startswith('GET DATA "vm-login"')]
+    assert len(logins) == 2, commands
+    assert [c for c in commands if c.startswith('STREAM FILE "vm-incorrect"')], commands
+    played = [c for c in commands if c.startswith('STREAM FILE "callcenter-voicemail/p_')]
+    assert played, commands
+    assert [c for c in commands if c.startswith('STREAM FILE "vm-deleted"')], commands
+    assert commands.index(played[0]) > commands.index(logins[1])
+    assert (after["heard_by"], after["deleted_by"]) == ("phone:hotline", "phone:hotline")
+    assert after["deleted_at"] is not None and not wav.exists()
+
+
+async def messages_of(running: RunningEngine, mailbox: str, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = (await get(running, f"/api/v1/voicemail/messages?mailbox={mailbox}"))["messages"]
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.1)

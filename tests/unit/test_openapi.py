@@ -22,8 +22,8 @@ def test_every_route_is_documented() -> None:
         voicemail=(sentinel.voicemail, sentinel.voicemail_feed),
         users=sentinel.users,
         desk=sentinel.desk,
-        desk_controls=sentinel.desk_controls,
         fax=sentinel.fax,
+        desk_controls=sentinel.desk_controls,
     )
     served = {
         (resource.canonical, route.method.lower())
