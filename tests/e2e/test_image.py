@@ -283,6 +283,9 @@ def test_engine_image_runs_the_installed_package(engine_image: str) -> None:
         assert entry.is_file() and os.access(entry, os.X_OK)
         assert "from callcenter.cli import main" in entry.read_text()
         assert not (rootfs / "usr/src/callcenter").exists(), "the build's source copy is left"
+        # the converters the engine runs: prompts (sox), fax images (gs, tiffcp, tiff2pdf)
+        for tool in ("sox", "gs", "tiffcp", "tiff2pdf"):
+            assert (rootfs / "usr/bin" / tool).exists(), f"{tool} missing from the image"
         assert (rootfs / "etc/callcenter/hotline.yaml").read_bytes() == (
             REPO / "config/hotline.yaml"
         ).read_bytes()

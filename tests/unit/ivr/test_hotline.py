@@ -13,6 +13,7 @@ from callcenter.ivr.commands import (
     FaxMode,
     FaxOnDemand,
     Finish,
+    Play,
     Result,
     Say,
     SayKind,
@@ -108,7 +109,8 @@ def test_ticket_service_down_hands_over_to_an_agent() -> None:
 
 
 def test_documents_by_fax() -> None:
-    commands = journey(["1", "4", "101*205", "075588881234", "queued", "0"])
+    commands = journey(["1", "4", "101*205", "2", "075588881234", "queued", "0"])
+    assert Say(SayKind.DIGITS, "101*205", "zh") in commands  # the codes read back
     assert FaxOnDemand(("101", "205"), FaxMode.TO_NUMBER, "075588881234") in commands
     assert steps(commands)[-6:] == [
         "fax:sent",
@@ -144,3 +146,11 @@ def test_holiday_message_then_voicemail() -> None:
     commands = journey(["1", "2"], at=NATIONAL_DAY)
     assert steps(commands)[:5] == ["language", "language:zh", "hours", "hours:holiday", "holiday"]
     assert Voicemail("hotline") in commands
+
+
+def test_documents_by_fax_on_this_call() -> None:
+    commands = journey(["2", "4", "101*102", "1", "sent", "0"])
+    fax = commands.index(FaxOnDemand(("101", "102"), FaxMode.SAME_CALL, ""))
+    before = commands[fax - 1]
+    assert isinstance(before, Play) and before.prompt.endswith("/fax_press_start")
+    assert steps(commands)[-7:-3] == ["fax_here", "fax:sent", "fax_sent", "anything_else"]
