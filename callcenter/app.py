@@ -147,6 +147,7 @@ class Engine:
                 self.ami, settings.callbacks.trunk, settings.callbacks.ring_timeout
             ),
         )
+        self.desk.on_open(self.callbacks.open_offers)  # a desk that opens sees open tasks
         self.acd = AcdService(
             acd_core,
             PoppingCallControl(AmiCallControl(self.ami, self.acd_events), self.desk),

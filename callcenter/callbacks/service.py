@@ -199,6 +199,15 @@ class CallbackService:
             status, limit, before_id, escalated=escalated, queues=queues
         )
 
+    async def open_offers(self, agent: str) -> list[dict[str, Any]]:
+        """Desk messages for a desk that opens: the open tasks of the agent's queues, oldest
+        first (what the ``task`` pushes would have told it while it was away)."""
+        queues = self._roster.queues_of(agent)
+        if not queues:
+            return []
+        tasks = await self.recent(TaskStatus.OPEN, 200, queues=queues)
+        return [offer_message(task) for task in reversed(tasks)]
+
     async def act(self, task_id: int, action: TaskAction, actor: Actor, note: str) -> CallbackTask:
         """Claim, release, complete or cancel, by the status table and :func:`check_actor`."""
 

@@ -9,13 +9,16 @@ The websocket protocol (``GET /api/v1/desk/feed?agent=ID``, token as ``access_to
   ``status``: connected, withdrawn, ended), ``acked`` (``id``), ``state`` (``agent``),
   ``error`` (``message``).
   Callback tasks (:mod:`callcenter.callbacks`), to the agents who serve the task's queue:
-  ``task`` (``task``: a task to take, new or given back), ``task_status`` (``id``, ``status``:
-  taken, done, cancelled; ``by``: who claimed or closed it); to every desk: ``task_escalated``
-  (``task``: left unhandled for ``callbacks.escalate_after`` seconds).
+  ``task`` (``task``: a task to take, new or given back; right after the snapshot, one per
+  open task of the agent's queues), ``task_status`` (``id``, ``status``: taken, done,
+  cancelled; ``by``: who claimed or closed it); to the desks a supervisor opened only:
+  ``task_escalated`` (``task``: left unhandled for ``callbacks.escalate_after`` seconds).
+  To every desk: ``fax_received`` (``fax``: id, caller, pages, remote station, status, at).
 - desk → server: ``{"type": "ack", "id": POP_ID}`` acknowledges a pop.
 
 An agent opens their own desk only (``agent`` defaults to theirs); supervisors may open any.
-A client keys pops by ``id``: a snapshot replaces what it had, so nothing shows twice.
+A client keys pops and tasks by ``id``: a snapshot replaces the pops it had, and a task seen
+again replaces the one shown, so nothing shows twice.
 """
 
 from __future__ import annotations
@@ -52,8 +55,10 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096, compress=False)
     await ws.prepare(request)
     track_feed(request, ws)
-    client = DeskClient(ws, request.transport)
+    supervisor = principal_of(request).role.at_least(Role.SUPERVISOR)
+    client = DeskClient(ws, request.transport, supervisor=supervisor)
     desk.attach(agent, client)
+    await desk.opening(agent, client)
     try:
         async for message in ws:
             if message.type is not WSMsgType.TEXT:

@@ -33,7 +33,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -96,6 +96,13 @@ class _Record:
     path: tuple[str, ...] | None = None
 
 
+SUPERVISORS_ONLY = frozenset({"task_escalated"})
+"""Message types only the desks a supervisor (or an admin) opened receive."""
+
+Opening = Callable[[AgentId], Awaitable[list[dict[str, Any]]]]
+"""Messages a desk gets right after its snapshot (e.g. the open callback tasks it may take)."""
+
+
 class DeskClient:
     """One desk websocket, written to directly (see the module's notes)."""
 
@@ -104,8 +111,10 @@ class DeskClient:
         ws: web.WebSocketResponse,
         transport: asyncio.BaseTransport | None,
         limit: int = 512 * 1024,
+        supervisor: bool = False,
     ) -> None:
         self.ws = ws
+        self.supervisor = supervisor
         self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self._limit = limit
 
@@ -142,7 +151,24 @@ class DeskService:
         self._records: OrderedDict[CallId, asyncio.Task[_Record]] = OrderedDict()
         self._acks: dict[OfferId, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._openings: list[Opening] = []
         self.pushed = 0
+
+    def on_open(self, opening: Opening) -> None:
+        """``opening(agent)`` gives messages for each desk right after its snapshot."""
+        self._openings.append(opening)
+
+    async def opening(self, agent: AgentId, client: DeskClient) -> None:
+        """Send the openings' messages to a desk that has just had its snapshot; a source
+        that fails is logged and skipped (the desk still works)."""
+        for opening in self._openings:
+            try:
+                messages = await opening(agent)
+            except CallcenterError as exc:
+                log.warning("desk: opening messages for %s failed: %s", agent, exc)
+                continue
+            for message in messages:
+                client.send(_frame(message))
 
     # The IVR and the ledger.
 
@@ -410,8 +436,10 @@ class DeskService:
         if not clients:
             return
         frame = _frame(message)
+        only_supervisors = message.get("type") in SUPERVISORS_ONLY
         for client in list(clients):
-            client.send(frame)
+            if client.supervisor or not only_supervisors:
+                client.send(frame)
         self.pushed += 1
 
     def _agent_json(self, agent: AgentId) -> dict[str, Any]:

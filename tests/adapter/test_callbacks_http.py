@@ -308,3 +308,15 @@ async def test_unhandled_tasks_escalate_by_timer_and_overdue_ones_after_a_restar
     (again,) = second.desks.of("task_escalated")[:1]
     assert again[1]["task"]["queue"] == "sales"
     assert len(second.desks.of("task_escalated")) == 3  # one task, three desks
+
+
+async def test_a_desk_that_opens_gets_the_open_tasks_of_its_queues(served: Served) -> None:
+    first = await served.book(queue="repair")
+    second = await served.book(number="13900000000", queue="sales")
+    status, _ = await served.call("POST", f"/api/v1/callbacks/{second}/claim", "bob")
+    assert status == 200  # claimed: no longer open
+    third = await served.book(number="13700000000", queue="sales")
+    offers = await served.service.open_offers("agent1002")
+    assert [(m["type"], m["task"]["id"]) for m in offers] == [("task", first), ("task", third)]
+    assert [m["task"]["id"] for m in await served.service.open_offers("agent1003")] == [third]
+    assert await served.service.open_offers("nobody") == []

@@ -285,3 +285,32 @@ async def test_the_pop_follows_a_transfer_to_another_agent(desk_setup: Desk) -> 
             status = await receive(ws, "pop_status")
             assert (status["id"], status["status"]) == ("C1-x1", "withdrawn")
         assert setup.desk.live_pop("1002") is None
+
+
+async def test_openings_follow_the_snapshot_and_escalations_reach_supervisors_only(
+    desk_setup: Desk,
+) -> None:
+    setup = desk_setup
+
+    async def open_tasks(agent: str) -> list[dict[str, Any]]:
+        return [{"type": "task", "task": {"id": 7, "for": agent}}]
+
+    setup.desk.on_open(open_tasks)
+    li = await setup.token("li", "1001")
+    boss = await setup.token("boss", "", role="supervisor")
+    async with aiohttp.ClientSession() as client:
+        agent_ws = await client.ws_connect(setup.url(f"/api/v1/desk/feed?access_token={li}"))
+        await receive(agent_ws, "snapshot")
+        assert (await receive(agent_ws, "task"))["task"] == {"id": 7, "for": "1001"}
+        boss_ws = await client.ws_connect(
+            setup.url(f"/api/v1/desk/feed?agent=1001&access_token={boss}")
+        )
+        await receive(boss_ws, "task")
+        setup.desk.tell(["1001"], {"type": "task_escalated", "task": {"id": 7}})
+        setup.desk.tell(["1001"], {"type": "fax_received", "fax": {"id": "f1"}})
+        assert (await receive(boss_ws, "task_escalated"))["task"] == {"id": 7}
+        # the agent's desk gets the next message for everyone, never the escalation
+        message = await asyncio.wait_for(agent_ws.receive_json(), 5)
+        assert message["type"] == "fax_received"
+        await agent_ws.close()
+        await boss_ws.close()
