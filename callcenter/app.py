@@ -91,7 +91,7 @@ from callcenter.users.service import UserService
 from callcenter.voicemail.delivery import CallbackSender, FeedSender, Sender, SmtpSender
 from callcenter.voicemail.dispatcher import Dispatcher
 from callcenter.voicemail.feed import Feed
-from callcenter.voicemail.model import Channel
+from callcenter.voicemail.model import Channel, NewMessage
 from callcenter.voicemail.phone import PhoneSender
 from callcenter.voicemail.recorder import AGI_PATH as VOICEMAIL_PATH
 from callcenter.voicemail.recorder import VoicemailRecorder
@@ -185,6 +185,7 @@ class Engine:
             settings, self.database, self.ami, self.customers, self.clock
         )
         self.fax.on_event(self._on_fax)
+        self.voicemail.on_saved(self._on_voicemail)
         services = IvrServices(
             reports=self.ledger,
             customers=self.customers,
@@ -322,6 +323,19 @@ class Engine:
                         requested_at=self.clock.now(),
                     )
                 )
+
+    def _on_voicemail(self, message: NewMessage) -> None:
+        """A message left: in the customer's contact history (by the customer the recorder
+        matched, else the caller's number)."""
+        text = f"voicemail in {message.mailbox}, {message.duration:.0f} s"
+        self.call_history.add(
+            message.customer_id,
+            message.caller,
+            ContactKind.VOICEMAIL,
+            message.created_at,
+            message.id,
+            text,
+        )
 
     def _on_fax(self, event: Job | ReceivedFax) -> None:
         """A fax job's final state and a received fax: the customer's contact history, and a

@@ -73,6 +73,7 @@ class VoicemailService:
         self._queues_of = queues_of or (lambda _agent: frozenset())
         self._pending: asyncio.Queue[NewMessage] = asyncio.Queue()
         self._uncommitted: set[str] = set()
+        self._listeners: list[Callable[[NewMessage], None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -136,6 +137,16 @@ class VoicemailService:
             )
             self._dispatcher.wake()
             self._transcribe(message)
+            for listener in self._listeners:
+                try:
+                    listener(message)
+                except Exception:
+                    log.exception("voicemail: a listener failed on %s", message.id)
+
+    def on_saved(self, listener: Callable[[NewMessage], None]) -> None:
+        """``listener`` gets each message once, when its row is committed (the customer's
+        contact history); it must not block."""
+        self._listeners.append(listener)
 
     def _transcribe(self, message: NewMessage) -> None:
         if self._transcriber is None:

@@ -156,8 +156,11 @@ async def test_a_message_recorded_while_the_database_is_down_is_kept_and_notifie
     settings = voicemail_settings(tmp_path, free_port())
     parts = build(database, settings, tmp_path)
     parts.repository.down = True
+    saved: list[object] = []
+    parts.service.on_saved(saved.append)  # the customer's history hears of it once
     async with running(parts):
         await parts.service.keep(message(), take(tmp_path))
+        assert saved == []
         # On disk, synced, with its row beside it; nobody told yet.
         assert parts.store.path(MESSAGE_ID).is_file()
         assert (Path(settings.store) / f"{MESSAGE_ID}{PENDING}").is_file()
@@ -168,6 +171,7 @@ async def test_a_message_recorded_while_the_database_is_down_is_kept_and_notifie
         await asyncio.sleep(0.3)
     assert parts.feed.published == 1
     assert not (Path(settings.store) / f"{MESSAGE_ID}{PENDING}").exists()
+    assert saved == [message()]
     assert (await parts.service.get(MESSAGE_ID)).new == message()
 
 
