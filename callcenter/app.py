@@ -150,7 +150,9 @@ class Engine:
         self.desk.on_open(self.callbacks.open_offers)  # a desk that opens sees open tasks
         self.acd = AcdService(
             acd_core,
-            PoppingCallControl(AmiCallControl(self.ami, self.acd_events), self.desk),
+            PoppingCallControl(
+                AmiCallControl(self.ami, self.acd_events, settings.acd.connect), self.desk
+            ),
             self.clock,
             self._on_acd_outcome,
             self.acd_events.channel_of,

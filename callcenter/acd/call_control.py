@@ -6,8 +6,13 @@ caller handed to the ACD is answered, carries the inheritable variables ``CC_QUE
 restart without dropping anyone (:meth:`AmiCallControl.waiting_callers` finds them again). An
 offer is an AMI ``Originate`` of the agent's endpoint whose ``ChannelId`` (the agent leg's
 Uniqueid) is the offer id; once the agent answers, the leg waits in ``cc-agent-leg`` until
-``connect`` bridges it with the caller (AMI ``Bridge``). Announcements and overflow move the
-caller by ``Redirect`` (``cc-announce`` returns to the wait by itself).
+``connect`` joins it with the caller, as ``acd.connect`` says
+(:class:`~callcenter.acd.settings.ConnectMode`): by default an AMI ``Redirect`` sends the
+agent leg to ``cc-agent-leg,bridge``, whose ``Bridge()`` pulls in the caller named by the
+leg's ``CC_PEER`` (set by the Originate): Asterisk takes only the caller out of the dialplan.
+``ami_bridge`` sends an AMI ``Bridge`` of both channels instead (also used when the caller's
+channel was not known when the agent was rung). Announcements and overflow move the caller by
+``Redirect`` (``cc-announce`` returns to the wait by itself).
 
 Three parts, one owner of the bookkeeping:
 
@@ -31,6 +36,7 @@ Hangup of an offer not answered       ``OfferFailed``, reason from the hangup ca
 Hangup of either leg of a pair        ``CallEnded``, once; the other leg is hung up when the
                                       two were never bridged (after a bridge the dialplan ends
                                       it)
+``BridgeEnter`` of a paired agent leg the pair counts as bridged
 Hangup of a waiting caller            ``CallerLeft``
 ``DTMFEnd`` received, waiting caller  ``CallerPressedKey``
 ====================================  =======================================================
@@ -50,7 +56,9 @@ What the ACD can rely on:
 - ``connect`` is refused (``AmiError``, nothing sent) for an offer that was not answered:
   bridging a leg still ringing would answer it from AMI, which blocks the AMI session for up
   to 500 ms. A pair that ended before ``connect`` needs nothing (``CallEnded`` was reported);
-  when Asterisk refuses the Bridge, both legs are hung up and ``CallEnded`` follows.
+  when Asterisk refuses the Bridge (or the Redirect), both legs are hung up and ``CallEnded``
+  follows; when the dialplan's ``Bridge()`` fails, it hangs the agent leg up and the rules
+  hang up the caller.
 - Announcements and overflow only move a caller that still waits and has no pair.
 - A caller handed to :meth:`AcdEventSource.track_caller` after its channel already hung up is
   reported as ``CallerLeft`` at once (the last hangups are remembered).
@@ -90,6 +98,7 @@ from callcenter.acd.model import (
     OverflowKind,
     OverflowTarget,
 )
+from callcenter.acd.settings import ConnectMode
 from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.sanitize import clean_text
 from callcenter.asterisk.translate import caller_text, event_name, headers_of, parse_duration
@@ -139,6 +148,8 @@ GETVAR_BATCH = 50
 _AGENT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _AGENT_LEG = re.compile(rf"(.+){re.escape(AGENT_LEG_MARK)}([0-9]{{1,9}})")
 """An agent leg's Uniqueid: the offer id, ``<call prefix>-o<n>``."""
+_PEER = re.compile(r"[A-Za-z0-9/_.@;:+-]{1,200}")
+"""A caller's channel name the dialplan's ``Bridge()`` accepts (cc-agent-leg checks it too)."""
 _LEG_AGENT = re.compile(r"PJSIP/([A-Za-z0-9_-]{1,64})-[0-9A-Fa-f]+")
 """An agent leg's channel name; the group is the agent (the endpoint)."""
 _DIGITS = frozenset("0123456789*#ABCD")
@@ -162,6 +173,7 @@ class _Offer:
     call: CallId
     agent: AgentId
     channel: str = ""  # the agent leg's name, once Asterisk created it
+    peer: str = ""  # the caller's channel the leg's dialplan bridges with (its CC_PEER)
     ringing: bool = False  # the phone said so (180): a hangup now reaches it as a CANCEL
     answered: bool = False
     withdrawn: bool = False
@@ -183,6 +195,7 @@ class BridgePlan:
 
     call: CallId
     agent_leg: str
+    peer: str = ""  # the leg's CC_PEER: the caller it can bridge with itself
 
 
 @dataclass(slots=True)
@@ -212,10 +225,10 @@ class AcdLegs:
         if caller is not None:
             self._by_channel.pop(caller.channel, None)
 
-    def place_offer(self, offer: OfferId, call: CallId, agent: AgentId) -> None:
+    def place_offer(self, offer: OfferId, call: CallId, agent: AgentId, peer: str = "") -> None:
         if offer in self._offers:
             raise AmiError(f"offer {offer!r} is already in progress")
-        self._offers[offer] = _Offer(offer, call, agent)
+        self._offers[offer] = _Offer(offer, call, agent, peer=peer)
 
     def drop_offer(self, offer: OfferId) -> None:
         """Asterisk refused the Originate: there is no leg to wait for."""
@@ -264,7 +277,7 @@ class AcdLegs:
             self._by_channel[call_channel] = record.call
         if caller is None or caller.offer != offer:
             raise AmiError(f"offer {offer!r} has no waiting caller to connect")
-        return BridgePlan(record.call, record.channel or record.id)
+        return BridgePlan(record.call, record.channel or record.id, record.peer)
 
     def adopt_pair(
         self, call: CallId, caller_channel: str, offer: OfferId, agent: AgentId, agent_leg: str
@@ -427,6 +440,14 @@ class AcdLegs:
             return self._caller_ended(self._callers[call], now)
         return NOTHING
 
+    def _bridge_enter(self, fields: Mapping[str, object], now: datetime) -> Effects:
+        offer = self._offers.get(_field(fields, "uniqueid"))
+        if offer is not None and not offer.withdrawn:
+            caller = self._callers.get(offer.call)
+            if caller is not None and caller.offer == offer.id:
+                caller.bridged = True
+        return NOTHING
+
     def _dtmf_end(self, fields: Mapping[str, object], now: datetime) -> Effects:
         if _field(fields, "direction").lower() != "received":
             return NOTHING
@@ -472,6 +493,7 @@ _HANDLERS: dict[str, Callable[[AcdLegs, Mapping[str, object], datetime], Effects
     "newstate": AcdLegs._newstate,
     "originateresponse": AcdLegs._originate_response,
     "hangup": AcdLegs._hangup,
+    "bridgeenter": AcdLegs._bridge_enter,
     "dtmfend": AcdLegs._dtmf_end,
 }
 
@@ -566,18 +588,28 @@ class AcdEventSource:
 class AmiCallControl:
     """:class:`~callcenter.acd.model.CallControl` over AMI; see the module docstring."""
 
-    def __init__(self, ami: AmiClient, events: AcdEventSource) -> None:
+    def __init__(
+        self, ami: AmiClient, events: AcdEventSource, connect: ConnectMode = ConnectMode.DIALPLAN
+    ) -> None:
         self._ami = ami
         self._events = events
         self._legs = events.legs
+        self._connect = connect
 
     async def ring_agent(
         self, offer: OfferId, call: CallId, agent: AgentId, ring_timeout: float
     ) -> None:
         if not _AGENT.fullmatch(agent):
             raise AmiError(f"agent id refused as an endpoint name: {agent[:64]!r}")
-        self._legs.place_offer(offer, call, agent)
+        peer = ""
+        if self._connect is ConnectMode.DIALPLAN:
+            peer = self._legs.channel_of(call) or ""
+            peer = peer if _PEER.fullmatch(peer) else ""
+        self._legs.place_offer(offer, call, agent, peer)
         number, name = self._legs.caller_id(call)
+        variables = [f"CC_OFFER={offer}", f"CC_CALL={call}"]
+        if peer:
+            variables.append(f"CC_PEER={peer}")
         fields: dict[str, str | list[str]] = {
             "Channel": f"PJSIP/{agent}",
             "ChannelId": offer,
@@ -587,7 +619,7 @@ class AmiCallControl:
             "Priority": "1",
             "Timeout": str(max(1000, round(ring_timeout * 1000))),
             "Async": "true",
-            "Variable": [f"CC_OFFER={offer}", f"CC_CALL={call}"],
+            "Variable": variables,
         }
         if caller_id := _caller_id(number, name):
             fields["CallerID"] = caller_id
@@ -618,9 +650,16 @@ class AmiCallControl:
         if plan is None:
             log.info("acd: offer %s ended before it could be connected", offer)
             return
-        fields = {"Channel1": call_channel, "Channel2": plan.agent_leg, "Tone": "no"}
+        by_dialplan = plan.peer == call_channel
+        if by_dialplan:  # the leg's Bridge() pulls in its CC_PEER; BridgeEnter marks the pair
+            action = "Redirect"
+            fields = {"Channel": plan.agent_leg, "Context": AGENT_CONTEXT, "Exten": "bridge"}
+            fields["Priority"] = "1"
+        else:
+            action = "Bridge"
+            fields = {"Channel1": call_channel, "Channel2": plan.agent_leg, "Tone": "no"}
         try:
-            await self._ami.send_action("Bridge", fields)
+            await self._ami.send_action(action, fields)
         except AmiError as exc:
             log.warning(
                 "acd: bridging %s with %s failed (%s); ending both", call_channel, offer, exc
@@ -630,7 +669,8 @@ class AmiCallControl:
             self._events.hang_up_soon(plan.agent_leg)
             self._events.hang_up_soon(call_channel)
             return
-        self._legs.mark_bridged(plan.call)
+        if not by_dialplan:
+            self._legs.mark_bridged(plan.call)
 
     async def announce(
         self, call_channel: str, position: int, estimated_wait: float | None

@@ -2,12 +2,14 @@
 
 Converted into the core's frozen :class:`~callcenter.acd.model.QueueConfig` and
 :class:`~callcenter.acd.model.AgentConfig`; an unknown strategy, an agent serving an unknown
-queue, or an overflow to an unknown queue is refused at load with its key.
+queue, or an overflow to an unknown queue is refused at load with its key. ``connect`` says how
+an answered agent leg is joined with its caller (see :class:`ConnectMode`).
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -30,6 +32,19 @@ def _check_name(value: str) -> str:
     if not NAME.fullmatch(value):
         raise ValueError("names use letters, digits, '_' and '-' (at most 64)")
     return value
+
+
+class ConnectMode(StrEnum):
+    """How the ACD joins an answered agent leg with its caller (``acd.connect``).
+
+    ``dialplan`` (the default): AMI ``Redirect`` of the agent leg to ``cc-agent-leg,bridge``,
+    whose ``Bridge()`` pulls in the caller: Asterisk takes one channel out of the dialplan.
+    ``ami_bridge``: AMI ``Bridge`` of both channels: two taken out of the dialplan (two
+    surrogate channels and masquerades, two new bridge threads).
+    """
+
+    DIALPLAN = "dialplan"
+    AMI_BRIDGE = "ami_bridge"
 
 
 class _Model(BaseModel):
@@ -107,6 +122,7 @@ class AgentSettings(_Model):
 class AcdSettings(_Model):
     queues: dict[str, QueueSettings] = Field(default_factory=dict)
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
+    connect: ConnectMode = ConnectMode.DIALPLAN
 
     @field_validator("queues", "agents")
     @classmethod
