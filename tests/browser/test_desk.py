@@ -1,7 +1,9 @@
 """The agent console in headless Chromium, against a real ACD, desk and user service around a
 fake call control: log in, go ready, see the pop (a hostile name as text, Chinese shown, the IVR
 path), acknowledged by itself; note and callback reach the services; a pause stops the offers;
-a dropped websocket comes back with the pop once; call controls send the right requests."""
+a dropped websocket comes back with the pop once; call controls send the right requests;
+callback tasks of the agent's queue are listed, claimed, dialled, given back and done from the
+page, leave it when another agent takes them, show the engine's refusal, and show as text."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from unittest.mock import sentinel
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from callcenter.acd.core import Acd
 from callcenter.acd.model import (
@@ -28,7 +30,10 @@ from callcenter.acd.model import (
     QueueConfig,
 )
 from callcenter.acd.service import AcdService, Published
+from callcenter.callbacks.model import CallbackRequest, CallbackTask, TaskAction, TaskStatus
 from callcenter.callbacks.repository import SqlCallbackRepository
+from callcenter.callbacks.roster import AcdRoster
+from callcenter.callbacks.schemas import offer_message
 from callcenter.callbacks.service import CallbackService
 from callcenter.clock import FixedClock
 from callcenter.customers.model import Customer, CustomerDraft, Product
@@ -49,8 +54,20 @@ CALLER = "13800138000"
 HOSTILE = "<script>alert(1)</script>"
 ADDRESS = "上海市浦东新区世纪大道100号"
 PASSWORD = "li-password"
+IMG = "<img src=x onerror=alert(1)>"
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+class RecordingDialer:
+    """Takes every dial and says which leg it made."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str, str]] = []
+
+    async def dial(self, task: int, agent: str, number: str) -> str:
+        self.calls.append((task, agent, number))
+        return f"CB-{task}-leg"
 
 
 @dataclass
@@ -62,6 +79,8 @@ class Desk:
     customers: CustomerService
     callbacks: CallbackService
     customer: Customer
+    repository: SqlCallbackRepository
+    dialer: RecordingDialer
 
     async def arrive(self, call: str) -> None:
         waited = NOW - timedelta(seconds=7)
@@ -71,13 +90,25 @@ class Desk:
     def rings(self, call: str) -> list[Ring]:
         return [r for r in self.control.requests if isinstance(r, Ring) and r.call == call]
 
+    async def book(
+        self, key: str, number: str, note: str = "", name: str = "Zhang", ago: float = 60
+    ) -> CallbackTask:
+        """A callback task for the queue of agents 1001 and 1002."""
+        at = NOW - timedelta(seconds=ago)
+        request = CallbackRequest(key, number, name, "", "repair", "overflow:timeout", note, at)
+        return await self.callbacks.book(request)
+
+    async def claim_as(self, agent: str, task: CallbackTask) -> None:
+        """Another agent claims ``task`` through the service (their own desk)."""
+        await self.callbacks.act(task.id, TaskAction.CLAIM, self.callbacks.actor(agent, False), "")
+
 
 @pytest.fixture
 async def desk_setup(database: Database) -> AsyncIterator[Desk]:
     clock = FixedClock(NOW)
     core = Acd(
         [QueueConfig("repair", strategy="hunting", ring_timeout=15)],
-        [AgentConfig("1001", {"repair": 1})],
+        [AgentConfig("1001", {"repair": 1}), AgentConfig("1002", {"repair": 1})],
     )
     customers = CustomerService(SqlCustomerRepository(database), clock)
     customer = await customers.save(
@@ -106,7 +137,17 @@ async def desk_setup(database: Database) -> AsyncIterator[Desk]:
     users = UserService(SqlUserRepository(database), TokenSigner(b"k" * 32), clock)
     await users.load()
     await users.put("li", "agent", "1001", PASSWORD)
-    callbacks = CallbackService(SqlCallbackRepository(database), clock)
+    repository = SqlCallbackRepository(database)
+    dialer = RecordingDialer()
+    roster = AcdRoster(core)
+    callbacks = CallbackService(repository, clock, desks=desk, roster=roster, dialer=dialer)
+
+    async def open_tasks(agent: str) -> list[dict[str, Any]]:
+        """Right after the snapshot, a desk gets the open tasks of its agent's queues."""
+        found = await callbacks.recent(TaskStatus.OPEN, 500, queues=roster.queues_of(agent))
+        return [offer_message(task) for task in found]
+
+    desk.on_open(open_tasks)
     app = build_web_app(
         [TOKEN],
         sentinel.ledger,
@@ -123,7 +164,7 @@ async def desk_setup(database: Database) -> AsyncIterator[Desk]:
     runner = asyncio.create_task(acd.run())
     try:
         url = str(server.make_url("/desk"))
-        yield Desk(url, acd, control, desk, customers, callbacks, customer)
+        yield Desk(url, acd, control, desk, customers, callbacks, customer, repository, dialer)
     finally:
         runner.cancel()
         await desk.close()
@@ -289,3 +330,136 @@ async def test_call_controls_send_their_requests_and_show_refusals(
         ("POST", "agents/1001/call/transfer_complete", {}),
         ("POST", "agents/1001/call/hangup", {}),
     ]
+
+
+def task_row(page: Page, task: CallbackTask) -> Locator:
+    return page.locator(f"#task-rows tr[data-task='{task.id}']")
+
+
+async def test_callback_tasks_are_claimed_dialled_given_back_and_done(
+    browser: Browser, desk_setup: Desk
+) -> None:
+    setup = desk_setup
+    # Booked before the page opens, and escalated: listed from the start, flagged.
+    early = await setup.book("early", "13911112222", "冰箱不制冷", ago=600)
+    assert await setup.repository.escalate(early.id, NOW) is not None  # before its timer
+    page = await browser.new_page()
+    await log_in(page, setup)
+    await expect(page.locator("#conn")).to_have_text("live")
+    row = task_row(page, early)
+    cells = [f"#{early.id}", "13911112222", "Zhang", "repair", "overflow:timeout", "冰箱不制冷"]
+    for index, value in enumerate(cells):
+        await expect(row.locator("td").nth(index)).to_have_text(value)
+    await expect(row.locator(".task-requested")).not_to_be_empty()
+    await expect(row.locator(".task-status")).to_have_text("escalated open")
+
+    # Booked while the page is open: pushed over the desk websocket, after the escalated one.
+    late = await setup.book("late", "13933334444", "after 18:00")
+    await expect(page.locator("#task-rows tr")).to_have_count(2)
+    await expect(page.locator("#task-rows .task-number")).to_have_text(
+        ["13911112222", "13933334444"]
+    )
+    await expect(page.locator("#task-count")).to_have_text("2")
+
+    # Claim: the task is this agent's in storage; the row offers Dial, Release and Done.
+    row = task_row(page, late)
+    await row.locator("button", has_text="Claim").click()
+    await expect(row.locator(".task-status")).to_have_text("claimed by me")
+    await expect(row.locator("button")).to_have_text(["Dial", "Release", "Done"])
+    claimed = await setup.callbacks.get(late.id)
+    assert (claimed.status, claimed.claimed_by) == (TaskStatus.CLAIMED, "1001")
+
+    # Dial, one click: the engine dials the agent's phone for this task, then the number.
+    await row.locator("button", has_text="Dial").click()
+    await expect(page.locator("#message")).to_have_text(
+        f"Dialling callback #{late.id}: your phone rings first, then 13933334444."
+    )
+    assert setup.dialer.calls == [(late.id, "1001", "13933334444")]
+
+    # Done with an outcome note: closed in storage, gone from the page.
+    await row.locator(".task-outcome").fill("客户已确认上门时间")
+    await row.locator("button", has_text="Done").click()
+    await expect(row).to_have_count(0)
+    done = await setup.callbacks.get(late.id)
+    assert (done.status, done.done_by, done.outcome_note) == (
+        TaskStatus.DONE,
+        "1001",
+        "客户已确认上门时间",
+    )
+
+    # Claimed, then given back: open again in storage, and on the page.
+    row = task_row(page, early)
+    await row.locator("button", has_text="Claim").click()
+    await expect(row.locator("button", has_text="Release")).to_be_visible()
+    await row.locator("button", has_text="Release").click()
+    await expect(row.locator("button")).to_have_text(["Claim"])
+    released = await setup.callbacks.get(early.id)
+    assert (released.status, released.claimed_by) == (TaskStatus.OPEN, "")
+
+    # A refresh and a reconnect (the snapshot, then the open tasks again) show each task once.
+    await page.click("#tasks-refresh")
+    await expect(page.locator("#tasks-updated")).not_to_be_empty()
+    await page.evaluate("() => socket.close()")
+    await expect(page.locator("#conn")).to_have_text("live")
+    await page.click("#tasks-refresh")
+    await expect(page.locator("#task-rows tr")).to_have_count(1)
+    await expect(page.locator("#task-count")).to_have_text("1")
+
+
+async def test_tasks_taken_elsewhere_leave_the_page_and_refusals_are_shown(
+    browser: Browser, desk_setup: Desk
+) -> None:
+    setup = desk_setup
+    page = await browser.new_page()
+    await log_in(page, setup)
+    await expect(page.locator("#conn")).to_have_text("live")
+    first = await setup.book("first", "13900000001")
+    second = await setup.book("second", "13900000002")
+    third = await setup.book("third", "13900000003")
+    await expect(page.locator("#task-rows tr")).to_have_count(3)
+
+    # Another agent claims one at their desk: shown as taken, nothing to click, then gone.
+    await setup.claim_as("1002", first)
+    row = task_row(page, first)
+    await expect(row.locator(".task-status")).to_have_text("taken by 1002")
+    await expect(row.locator("button")).to_have_count(0)
+    await expect(row).to_have_count(0, timeout=6000)
+    await expect(page.locator("#task-count")).to_have_text("2")
+
+    # Claimed behind the desks' back: the engine's 409 is shown, and the row is read again.
+    await setup.repository.act(second.id, TaskAction.CLAIM, "1002", "", NOW)
+    row = task_row(page, second)
+    await row.locator("button", has_text="Claim").click()
+    await expect(page.locator("#message")).to_have_text(
+        f"claim #{second.id}: callback {second.id}: cannot claim a task that is claimed"
+    )
+    await expect(page.locator("#message")).to_have_class("error")
+    await expect(row.locator(".task-status")).to_have_text("taken by 1002")
+    task = await setup.callbacks.get(second.id)
+    assert (task.status, task.claimed_by) == (TaskStatus.CLAIMED, "1002")
+
+    # Cancelled by a supervisor: gone at once.
+    await setup.callbacks.act(
+        third.id, TaskAction.CANCEL, setup.callbacks.actor("", True), "duplicate"
+    )
+    await expect(task_row(page, third)).to_have_count(0)
+
+
+async def test_a_hostile_task_is_shown_as_text(browser: Browser, desk_setup: Desk) -> None:
+    setup = desk_setup
+    page = await browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await log_in(page, setup)
+    await expect(page.locator("#conn")).to_have_text("live")
+    hostile = await setup.book("hostile", IMG, IMG, name=HOSTILE)
+    row = task_row(page, hostile)
+    await expect(row.locator(".task-number")).to_have_text(IMG)
+    await expect(row.locator(".task-note")).to_have_text(IMG)
+    await expect(row.locator(".task-name")).to_have_text(HOSTILE)
+    await page.click("#tasks-refresh")  # the same task from the REST answer
+    await expect(page.locator("#tasks-updated")).not_to_be_empty()
+    await expect(row.locator(".task-number")).to_have_text(IMG)
+    assert await page.locator("#tasks img, #tasks script").count() == 0
+    await asyncio.sleep(0.2)
+    assert dialogs == []
