@@ -163,6 +163,7 @@ class Engine:
         )
         self.ledger.on_closed(self.stats.submit)
         self._background: set[asyncio.Task[None]] = set()
+        self._closers: list[Callable[[], None]] = []  # run at shutdown, after the tasks
         ivr = settings.ivr
         catalogue = catalogue_for(frozenset(settings.acd.queues), Path(ivr.sounds), ivr)
         self.scripts = ScriptLibrary(ivr, catalogue, self.clock)
@@ -179,6 +180,7 @@ class Engine:
             self.clock,
             roster.queues_of,
             self.ami,
+            self._closers,
         )
         self.voicemail_recorder = VoicemailRecorder(self.voicemail, self.customers, self.clock)
         # Fax on demand: the catalogue, faxes sent on the call or to a number (AMI Originate),
@@ -429,6 +431,8 @@ class Engine:
             await self.fastagi.stop()
             await self.http_lookups.close()
             await self.desk.close()
+            for close in self._closers:
+                close()
             await runner.cleanup()
             await self.database.close()
 
@@ -454,6 +458,7 @@ def _voicemail(
     clock: Clock,
     queues_of: Callable[[str], frozenset[str]],
     ami: AmiClient,
+    closers: list[Callable[[], None]],
 ) -> VoicemailService:
     """The voicemail service with its outbox: the websocket feed and callback tasks always,
     e-mail when ``voicemail.smtp.host`` is set, a call to the on-duty number of mailboxes that
@@ -468,9 +473,9 @@ def _voicemail(
     if section.smtp.host:
         senders[Channel.EMAIL] = SmtpSender(section.smtp, store.path, section.api_url)
     if any(box.on_duty for box in section.mailboxes.values()):
-        senders[Channel.PHONE] = PhoneSender(
-            ami, store, section.on_duty_trunk, section.on_duty_ring
-        )
+        phone = PhoneSender(ami, store, section.on_duty_trunk, section.on_duty_ring)
+        senders[Channel.PHONE] = phone
+        closers.append(phone.close)
     dispatcher = Dispatcher(
         repository,
         senders,

@@ -116,6 +116,12 @@ class PhoneSender:
         self._staged.pop(path, None)
         path.unlink(missing_ok=True)
 
+    def close(self) -> None:
+        """At shutdown: the staged copies go now (their timers would never fire)."""
+        for path, handle in list(self._staged.items()):
+            handle.cancel()
+            self._remove(path)
+
 
 def _answered(answer: object) -> bool:
     """True when the ``OriginateResponse`` among the answers says Success (answered)."""

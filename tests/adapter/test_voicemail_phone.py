@@ -105,3 +105,7 @@ async def test_the_on_duty_number_is_called_until_it_answers_then_never_again(
     audio = parts.store.path("a" * 32).read_bytes()
     assert ami.staged == [audio, audio, audio]  # the message itself was there to be played
     assert sender.staged == 1  # one copy, removed once the call can no longer need it
+    copies = list(ami.sounds.rglob("d_*.wav"))
+    assert len(copies) == 1
+    sender.close()  # shutdown: the copy goes at once, its timer would never fire
+    assert sender.staged == 0 and not copies[0].exists()

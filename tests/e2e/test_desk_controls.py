@@ -22,10 +22,16 @@ import pytest
 
 from tests.e2e.acd_helpers import agent_state, log_in
 from tests.e2e.api import request
-from tests.e2e.conftest import RunningEngine
+from tests.e2e.conftest import (
+    GREETING,
+    RunningEngine,
+    asterisk_prompts,
+    engine_settings,
+    running_engine,
+)
 from tests.e2e.harness import Asterisk
 from tests.e2e.observer import observing
-from tests.e2e.phones import AgentPhones, agent_phones, all_finished, call_in
+from tests.e2e.phones import AgentPhones, agent_phones, all_finished, call_in, step
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_call_left")]
 
@@ -341,3 +347,43 @@ def _loudest(path: Path) -> int:
 def _monitor_directory(asterisk: Asterisk) -> Path:
     root = asterisk.env.get("CALLCENTER_ASTERISK_ROOT", "/var/cache/callcenter/asterisk-root")
     return Path(root) / "var/spool/asterisk/monitor"
+
+
+async def test_blind_transfer_to_an_allowed_outside_number(
+    asterisk: Asterisk, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The number must be on ivr.transfer_numbers; the caller is then dialled out through the
+    trunk endpoint by the dialplan (the test's trunk has no contact: the Dial is what shows)."""
+    settings = engine_settings(
+        asterisk,
+        sqlite_url,
+        5038,
+        acd=CONFIG,
+        ivr={
+            "entries": {"hotline": {"script": str(GREETING)}},
+            "versions": str(tmp_path / "versions"),
+            "asterisk_sounds": str(asterisk_prompts(asterisk)),
+            "transfer_numbers": ["5550100"],
+        },
+    )
+    async with (
+        running_engine(settings) as engine,
+        observing(asterisk.ami_secret) as observer,
+        agent_phones(asterisk) as phones,
+        connected(asterisk, engine),
+    ):
+        status, refused = await request(
+            engine,
+            "POST",
+            "/api/v1/agents/agent1001/call/transfer",
+            {"kind": "number", "target": "5550199"},
+        )
+        assert status == 400, refused  # not on the allow-list: nothing moves
+        assert (await agent_state(engine, "agent1001", "talking"))["state"] == "talking"
+        body = {"kind": "number", "target": "5550100"}
+        answer = await control(engine, "agent1001", "transfer", body)
+        assert answer["transferred"] == body
+        await hung_up(phones, "agent1001")
+        dial = await observer.wait_for(step("cc-desk-transfer", "Dial"), 10)
+        assert dial["AppData"] == "PJSIP/5550100@callers,60"
+        assert (await agent_state(engine, "agent1001", "ready", timeout=15))["call"] is None

@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
 from tests.e2e.harness import Asterisk
 from tests.e2e.ivr_callers import LocalTimeClock, menu_scenario, shanghai
 from tests.e2e.observer import RECEIVED, AmiObserver
+from tests.e2e.phones import agent_phones, step
 from tests.pgserver import PgServer
 
 pytestmark = pytest.mark.e2e
@@ -420,3 +421,44 @@ async def messages_of(running: RunningEngine, mailbox: str, timeout: float = 20)
         if found or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.1)
+
+
+ON_DUTY = "13900001111"
+
+
+async def test_the_on_duty_number_is_called_once_and_hears_the_message(
+    asterisk: Asterisk, sqlite_url: str, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """The mailbox names an on-duty number, called through the trunk endpoint (here agent1005,
+    whose contact is the agents' SIPp UAS: the UAS logs the number it is called on) and, once
+    answered, played the message from the engine's store."""
+    voicemail = voicemail_section(tmp_path, smtp)
+    voicemail["mailboxes"]["repair"]["on_duty"] = ON_DUTY
+    voicemail["on_duty_trunk"] = "agent1005"
+    async with (
+        running_engine(settings_for(asterisk, sqlite_url, voicemail)) as engine,
+        agent_phones(asterisk, talk_ms=8_000) as phones,
+        observing(asterisk) as observer,
+    ):
+        await leave_message(asterisk)
+        (message,) = await messages(engine)
+        await phones.wait_for("answer", ON_DUTY, timeout=20)
+        played = await observer.wait_for(step("cc-voicemail-play", "Playback"), 10)
+        deliveries = await deliveries_done(engine, message["id"])
+        sound = await observer.wait_for(
+            lambda e: (
+                e.get("Event") == "Newexten"
+                and e.get("Context") == "cc-voicemail-play"
+                and e.get("Application") == "Playback"
+                and e.get("AppData") not in ("beep", "vm-goodbye")
+            ),
+            10,
+        )
+        await asyncio.sleep(1.0)  # time for a second call, if there were one
+    assert played["Context"] == "cc-voicemail-play"
+    assert message["id"] in str(sound["AppData"]), sound  # the staged copy of this message
+    assert len(phones.seen("invite", ON_DUTY)) == 1
+    assert {d["channel"]: (d["status"], d["attempts"]) for d in deliveries}["phone"] == (
+        "sent",
+        1,
+    )
