@@ -63,6 +63,7 @@ from callcenter.desk.service import DeskService, PoppingCallControl
 from callcenter.errors import CallcenterError, ConfigError, ConfigProblem
 from callcenter.fod.dialer import AmiFaxDialer
 from callcenter.fod.images import FaxImages
+from callcenter.fod.mail import InboxMailer
 from callcenter.fod.model import Job
 from callcenter.fod.repository import ReceivedFax, SqlFaxRepository
 from callcenter.fod.routes import RECEIVE_PATH as FAX_RECEIVE_PATH
@@ -189,6 +190,15 @@ class Engine:
             settings, self.database, self.ami, self.customers, self.clock
         )
         self.fax.on_event(self._on_fax)
+        if settings.fax.inbox_email_to and settings.voicemail.smtp.host:
+            images = self.fax.images
+            self.fax.mail_received_to(
+                InboxMailer(
+                    settings.voicemail.smtp,
+                    settings.fax.inbox_email_to,
+                    lambda fax_id: images.inbox_path(fax_id, "pdf"),
+                )
+            )
         self.voicemail.on_saved(self._on_voicemail)
         services = IvrServices(
             reports=self.ledger,
@@ -418,6 +428,7 @@ class Engine:
                 group.create_task(self.call_history.run(), name="call-history")
                 group.create_task(self.voicemail.run(), name="voicemail")
                 group.create_task(self.fax.run(), name="fax")
+                group.create_task(self.fax.mail_forever(), name="fax-mail")
                 group.create_task(self.scripts.watch(), name="ivr-scripts")
                 group.create_task(self.stats.run(), name="stats")
                 group.create_task(self.acd.run(), name="acd")

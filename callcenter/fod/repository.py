@@ -263,6 +263,24 @@ class SqlFaxRepository:
             rows = (await conn.execute(query)).all()
         return [_received(r) for r in rows]
 
+    async def unmailed(self, limit: int) -> list[ReceivedFax]:
+        """Received faxes whose e-mail has not gone out yet, oldest first."""
+        table = fax_inbox
+        query = (
+            select(table)
+            .where(table.c.emailed_at.is_(None), table.c.status == "received")
+            .order_by(table.c.created_at, table.c.id)
+            .limit(limit)
+        )
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_received(r) for r in rows]
+
+    async def mark_mailed(self, fax_id: str, at: datetime) -> None:
+        table = fax_inbox
+        async with self._db.transaction() as conn:
+            await conn.execute(update(table).where(table.c.id == fax_id).values(emailed_at=at))
+
     async def received_one(self, fax_id: str) -> ReceivedFax:
         table = fax_inbox
         async with self._db.transaction() as conn:

@@ -50,6 +50,7 @@ from callcenter.fod.dialing import (
     rate_refusal,
 )
 from callcenter.fod.images import FaxImages
+from callcenter.fod.mail import InboxMailer
 from callcenter.fod.model import (
     Attempt,
     AttemptResult,
@@ -67,6 +68,7 @@ from callcenter.fod.model import (
 from callcenter.fod.report import DocumentFigures, document_figures
 from callcenter.fod.repository import ReceivedFax, SqlFaxRepository
 from callcenter.fod.settings import FaxSettings
+from callcenter.voicemail.delivery import Refused, TryLater
 from callcenter.yamlsource import YamlSourceError, load_yaml
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,40 @@ class FaxService:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[Job | ReceivedFax], None]] = []
+        self._mailer: InboxMailer | None = None
+        self._mail_wake = asyncio.Event()
+
+    def mail_received_to(self, mailer: InboxMailer) -> None:
+        """Received faxes are e-mailed (``mail_forever`` must run)."""
+        self._mailer = mailer
+
+    async def mail_forever(self) -> None:
+        """E-mail each received fax once: retried with backoff while the mail server or the
+        database is down; faxes left unmailed by a stop go out after the next start."""
+        delay = self._settings.inbox_retry_min
+        while True:
+            self._mail_wake.clear()
+            wait: float | None = None
+            try:
+                await self._mail_pending()
+                delay = self._settings.inbox_retry_min
+            except (TryLater, StorageUnavailable) as exc:
+                log.warning(
+                    "fax: received faxes not e-mailed yet (%s); retry in %.0f s", exc, delay
+                )
+                wait, delay = delay, min(delay * 2, self._settings.inbox_retry_max)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._mail_wake.wait(), wait)
+
+    async def _mail_pending(self) -> None:
+        if self._mailer is None:
+            return
+        for fax in await self._repository.unmailed(50):
+            try:
+                await self._mailer.send(fax)
+            except Refused as exc:
+                log.error("fax: e-mail of received fax %s refused for good: %s", fax.id, exc)
+            await self._repository.mark_mailed(fax.id, self._clock.now())
 
     def on_event(self, listener: Callable[[Job | ReceivedFax], None]) -> None:
         """``listener`` gets each job once it is final, and each received fax (contact
@@ -513,6 +549,7 @@ class FaxService:
     async def keep_received(self, fax: ReceivedFax) -> None:
         await self._repository.add_received(fax)
         self._tell(fax)
+        self._mail_wake.set()
         log.info(
             "fax: received %s from %r (%s): %d pages, %s",
             fax.id,

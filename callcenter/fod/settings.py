@@ -92,6 +92,10 @@ class FaxSettings(_Model):
     ring_timeout: Annotated[float, Field(ge=5, le=300)] = 40.0
     send_timeout: Annotated[float, Field(ge=30, le=7200)] = 900.0  # one transmission
     poll_interval: Seconds = 1.0
+    # Received faxes are e-mailed (PDF attached) to these, through voicemail.smtp; none: not.
+    inbox_email_to: list[str] = Field(default_factory=list)
+    inbox_retry_min: Seconds = 1.0
+    inbox_retry_max: Seconds = 300.0
     pin_attempts: Annotated[int, Field(ge=1, le=5)] = 2
     max_documents: Annotated[int, Field(ge=1, le=20)] = 8
 

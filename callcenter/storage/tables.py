@@ -341,5 +341,6 @@ fax_inbox = Table(
     Column("remote_station", String(AGENT_LENGTH), nullable=False),
     Column("error", String(NOTE_LENGTH), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("emailed_at", UtcDateTime, nullable=True),  # its e-mail sent (fax.inbox_email_to)
 )
 Index("ix_fax_inbox_created_at", fax_inbox.c.created_at)

@@ -90,25 +90,30 @@ class SmtpSender:
         await asyncio.to_thread(self._send, mail)
 
     def _send(self, mail: EmailMessage) -> None:
-        settings = self._settings
-        try:
-            with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-                if settings.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.username:
-                    smtp.login(settings.username, settings.password.get_secret_value())
-                smtp.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if codes and all(code >= 500 for code in codes):
-                raise Refused(f"every recipient refused: {codes}") from None
-            raise TryLater(f"recipients refused for now: {codes}") from None
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code >= 500:
-                raise Refused(f"mail server answered {exc.smtp_code}") from None
-            raise TryLater(f"mail server answered {exc.smtp_code}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TryLater(f"mail server unreachable: {exc}") from None
+        send_mail(self._settings, mail)
+
+
+def send_mail(settings: SmtpSettings, mail: EmailMessage) -> None:
+    """Blocking (run it in a thread). A permanent refusal (5xx) is :class:`Refused`, anything
+    that may work later (4xx, the server unreachable) :class:`TryLater`."""
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password.get_secret_value())
+            smtp.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            raise Refused(f"every recipient refused: {codes}") from None
+        raise TryLater(f"recipients refused for now: {codes}") from None
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            raise Refused(f"mail server answered {exc.smtp_code}") from None
+        raise TryLater(f"mail server answered {exc.smtp_code}") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise TryLater(f"mail server unreachable: {exc}") from None
 
 
 class FeedSender:

@@ -24,12 +24,15 @@ from callcenter.fod.catalogue import (
 )
 from callcenter.fod.dialing import DestinationRefused, RateLimited
 from callcenter.fod.images import FaxImages
+from callcenter.fod.mail import InboxMailer
 from callcenter.fod.model import AttemptResult, JobStatus, Transmission, start
-from callcenter.fod.repository import SqlFaxRepository
+from callcenter.fod.repository import ReceivedFax, SqlFaxRepository
 from callcenter.fod.service import FaxService
 from callcenter.fod.settings import FaxSettings
 from callcenter.fod.tiff import page_count
 from callcenter.storage.db import Database
+from callcenter.voicemail.settings import SmtpSettings
+from tests.adapter.voicemail_parts import SmtpServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 STAFF = Requester({}, staff=True)
@@ -229,3 +232,40 @@ async def test_an_attempt_left_running_by_a_stop_is_retried(
     done = await final(service, job.id)
     assert done.status is JobStatus.SENT  # type: ignore[attr-defined]
     assert [a.result for a in await service.attempts(job.id)] == ["lost", "sent"]
+
+
+async def test_a_received_fax_is_e_mailed_once_after_the_mail_server_comes_back(
+    database: Database, settings: FaxSettings, dispatching: list[asyncio.Task[None]]
+) -> None:
+    fast = settings.model_copy(update={"inbox_retry_min": 0.05, "inbox_retry_max": 0.1})
+    port = free_port()
+    smtp = SmtpSettings(host="127.0.0.1", port=port, timeout=2)
+    service = service_for(database, fast, ScriptedDialer([]))
+    images = service.images
+    service.mail_received_to(
+        InboxMailer(smtp, ["office@example.com"], lambda i: images.inbox_path(i, "pdf"))
+    )
+    pdf = images.inbox_path("f" * 32, "pdf")
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    pdf.write_bytes(b"%PDF-1.4 a received fax\n")
+    dispatching.append(asyncio.create_task(service.mail_forever()))
+    received = ReceivedFax(
+        "f" * 32, "13800138000", "L1", "received", 2, "SENDER 1", "", datetime.now(UTC)
+    )
+    await service.keep_received(received)  # the mail server is down: retried
+    await asyncio.sleep(0.4)
+    server = SmtpServer(port)
+    await asyncio.to_thread(server.start)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.inbox.mails:
+            assert time.monotonic() < deadline, "no mail after the server came back"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # time for a duplicate, if there were one
+    finally:
+        await asyncio.to_thread(server.stop)
+    (mail,) = server.inbox.mails
+    assert mail["Subject"] == "Fax received from 13800138000 (2 pages)"
+    (attachment,) = [p for p in mail.walk() if p.get_filename()]
+    assert attachment.get_payload(decode=True) == pdf.read_bytes()
+    assert await SqlFaxRepository(database).unmailed(10) == []  # marked: never again

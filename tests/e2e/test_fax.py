@@ -25,6 +25,8 @@ import aiohttp
 import pytest
 from PIL import Image, ImageChops, ImageSequence
 
+from callcenter.voicemail.settings import SmtpSettings
+from tests.adapter.voicemail_parts import SmtpServer, free_port
 from tests.e2e.api import closed_calls, get, request
 from tests.e2e.conftest import (
     API_TOKEN,
@@ -270,8 +272,15 @@ async def test_a_fax_to_the_fax_number_is_stored_as_tiff_and_pdf(
     asterisk: Asterisk, sqlite_url: str, tmp_path: Path, no_call_left: None
 ) -> None:
     spool = fresh_spool(asterisk)
+    mail_server = SmtpServer(free_port())
+    await asyncio.to_thread(mail_server.start)
+    settings = settings_for(asterisk, sqlite_url, tmp_path, inbox_email_to=["office@example.com"])
+    smtp = SmtpSettings(host="127.0.0.1", port=mail_server.port)
+    settings = settings.model_copy(
+        update={"voicemail": settings.voicemail.model_copy(update={"smtp": smtp})}
+    )
     async with (
-        running_engine(settings_for(asterisk, sqlite_url, tmp_path)) as engine,
+        running_engine(settings) as engine,
         aiohttp.ClientSession() as client,
     ):
         desk = f"/api/v1/desk/feed?agent=agent1001&access_token={API_TOKEN}"
@@ -292,10 +301,20 @@ async def test_a_fax_to_the_fax_number_is_stored_as_tiff_and_pdf(
                 pass
         assert (notice["fax"]["id"], notice["fax"]["pages"]) == (fax["id"], 2)
         await ws.close()
+        # and e-mailed once, the PDF attached
+        deadline = time.monotonic() + 20
+        while not mail_server.inbox.mails:
+            assert time.monotonic() < deadline, "no e-mail of the received fax"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
         tiff = engine.engine.fax.images.inbox_path(fax["id"], "tiff")
         pdf = engine.engine.fax.images.inbox_path(fax["id"], "pdf")
+    await asyncio.to_thread(mail_server.stop)
+    (mail,) = mail_server.inbox.mails
+    (attachment,) = [p for p in mail.walk() if p.get_filename()]
     assert (fax["status"], fax["pages"], fax["remote_station"]) == ("received", 2, "SENDER 12345")
     assert pdf.read_bytes().startswith(b"%PDF-")
+    assert attachment.get_payload(decode=True) == pdf.read_bytes()
     for a, b in zip(pages(image), pages(tiff), strict=True):
         equal, overlap = compare(a, b)
         print(f"\ninbound page: equal pixels {equal:.4f}, black overlap {overlap:.3f}")
