@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
+from callcenter.backoff import retry_delay
 from callcenter.errors import Conflict, NotFound
 
 
@@ -70,13 +71,6 @@ def next_status(status: DeliveryStatus, event: DeliveryEvent) -> DeliveryStatus:
     if new is None:
         raise IllegalDeliveryTransition(f"a {status.value} delivery cannot take {event.value}")
     return new
-
-
-def retry_delay(attempts: int, low: float, high: float) -> float:
-    """Seconds to wait after the ``attempts``-th failed attempt (1, 2, ...): doubling, capped."""
-    if attempts < 1:
-        return 0.0
-    return min(high, low * 2.0 ** min(attempts - 1, 60))
 
 
 @dataclass(frozen=True, slots=True)
