@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callcenter.backoff import retry_delay
 from callcenter.fod.model import (
     TRANSITIONS,
     AttemptResult,
@@ -21,7 +22,6 @@ from callcenter.fod.model import (
     cancel,
     next_status,
     refuse,
-    retry_delay,
     start,
 )
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callcenter.backoff import retry_delay
 from callcenter.voicemail.model import (
     TRANSITIONS,
     Channel,
@@ -16,7 +17,6 @@ from callcenter.voicemail.model import (
     after_attempt,
     channels_for,
     next_status,
-    retry_delay,
 )
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
