@@ -113,13 +113,19 @@ class Engine:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.database = Database(settings.database)
-        self.ledger = CallLedgerService(SqlCallRepository(self.database), self.clock)
+        self.ledger = CallLedgerService(
+            SqlCallRepository(self.database),
+            self.clock,
+            batch_window=settings.database.batch_window,
+        )
         self.bus: EventBus[TelephonyEvent] = EventBus()
         self.bus.subscribe(self.ledger.submit)
         self.ami = AmiClient(settings.ami, self.clock, self.bus.publish)
         self.bus.subscribe(self._on_telephony)
         self.agent_sessions = SqlAgentSessionRepository(self.database)
-        self.session_recorder = AgentSessionRecorder(self.agent_sessions)
+        self.session_recorder = AgentSessionRecorder(
+            self.agent_sessions, batch_window=settings.database.batch_window
+        )
         self.customers = CustomerService(SqlCustomerRepository(self.database), self.clock)
         self.acd_events = AcdEventSource(self.ami, self.clock, self._on_acd_event)
         acd_core = Acd(settings.acd.queue_configs(), settings.acd.agent_configs())
@@ -133,7 +139,7 @@ class Engine:
             self.clock,
         )
         # Closed calls into their customer's history (before the desk forgets the customer).
-        self.call_history = CallHistory(self.customers, self.desk.customer_of)
+        self.call_history = CallHistory(self.customers, self.desk.customer_of, self.desk.searched)
         self.ledger.on_closed(self.call_history.call_closed)
         self.ledger.on_closed(self.desk.call_closed)
         # Callback tasks: offered on the desks of the queue's agents, dialled by AMI, escalated.
@@ -160,7 +166,12 @@ class Engine:
         )
         self.stats_log = SqlStatsRepository(self.database)
         self.stats = StatsService(
-            self.stats_log, self.clock, settings.stats, _kpi(settings), self._live_state
+            self.stats_log,
+            self.clock,
+            settings.stats,
+            _kpi(settings),
+            self._live_state,
+            batch_window=settings.database.batch_window,
         )
         self.ledger.on_closed(self.stats.submit)
         self._background: set[asyncio.Task[None]] = set()

@@ -26,6 +26,7 @@ from callcenter.errors import ConfigError, ConfigProblem
 from callcenter.fod.settings import FaxSettings
 from callcenter.ivr.settings import IvrSettings
 from callcenter.stats.settings import StatsSettings
+from callcenter.storage.batch import DEFAULT_WINDOW
 from callcenter.voicemail.settings import VoicemailSettings
 from callcenter.yamlsource import YamlDocument, YamlSourceError, load_yaml
 
@@ -68,6 +69,9 @@ class FastAgiSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/callcenter.sqlite3"
+    # Seconds a background writer (ledger, statistics, sessions, history) gathers rows after
+    # the first before it writes them as one transaction (callcenter/storage/batch.py).
+    batch_window: Annotated[float, Field(ge=0, le=1)] = DEFAULT_WINDOW
 
     @field_validator("url")
     @classmethod

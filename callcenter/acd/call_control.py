@@ -692,23 +692,27 @@ class AmiCallControl:
     async def waiting_callers(self) -> list[CallerArrived]:
         """Callers waiting in Asterisk (for re-adoption at a restart), oldest first.
 
-        Channels in cc-queue-wait or cc-announce and in no bridge, with their CC_ variables;
-        one without a queue is skipped. Each carries the highest offer number of its agent
-        legs still up, so new offers never reuse a live leg's id. Nothing is tracked: the ACD
-        service calls :meth:`AcdEventSource.track_caller` for those it adopts.
+        Channels in cc-queue-wait or cc-announce and in no bridge with an agent leg (a waiting
+        caller is in the holding bridge of cc-queue-wait's BridgeWait), with their CC_
+        variables; one without a queue is skipped. Each carries the highest offer number of
+        its agent legs still up, so new offers never reuse a live leg's id. Nothing is
+        tracked: the ACD service calls :meth:`AcdEventSource.track_caller` for those it adopts.
         """
         channels = await self._channels()
         now = self._events.now()
         made: dict[str, int] = {}
+        with_agents: set[str] = set()  # bridges an agent leg is in
         for fields in channels:
             if leg := _AGENT_LEG.fullmatch(_field(fields, "uniqueid")):
                 prefix, count = leg.group(1), int(leg.group(2))
                 made[prefix] = max(made.get(prefix, 0), count)
+                with_agents.add(_field(fields, "bridgeid"))
+        with_agents.discard("")
         found: list[tuple[Mapping[str, object], datetime]] = []
         for fields in channels:
             if _field(fields, "context") not in (WAIT_CONTEXT, ANNOUNCE_CONTEXT):
                 continue
-            if _field(fields, "bridgeid"):
+            if _field(fields, "bridgeid") in with_agents:
                 continue
             channel = _field(fields, "channel")
             number, name = _field(fields, "calleridnum"), _field(fields, "calleridname")

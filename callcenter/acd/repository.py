@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,22 +29,34 @@ class SqlAgentSessionRepository:
         self._db = db
 
     async def save(self, session: AgentSession) -> None:
-        values = {
-            "agent": clean_text(session.agent, AGENT_LENGTH),
-            "logged_in": int(session.logged_in),
-            "paused": int(session.paused),
-            "pause_reason": clean_text(session.pause_reason, REASON_LENGTH),
-            "updated_at": session.updated_at,
-        }
-        changes = {k: v for k, v in values.items() if k != "agent"}
+        await self.save_many([session])
+
+    async def save_many(self, sessions: Sequence[AgentSession]) -> None:
+        """One transaction; an agent's later entry wins over an earlier one in the batch."""
+        latest = {session.agent: session for session in sessions}
+        if not latest:
+            return
+        rows = [
+            {
+                "agent": clean_text(session.agent, AGENT_LENGTH),
+                "logged_in": int(session.logged_in),
+                "paused": int(session.paused),
+                "pause_reason": clean_text(session.pause_reason, REASON_LENGTH),
+                "updated_at": session.updated_at,
+            }
+            for session in latest.values()
+        ]
         insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(agent_sessions)
-            .values(**values)
-            .on_conflict_do_update(index_elements=[agent_sessions.c.agent], set_=changes)
+        statement = insert(agent_sessions)
+        changes = {
+            name: statement.excluded[name]
+            for name in ("logged_in", "paused", "pause_reason", "updated_at")
+        }
+        statement = statement.on_conflict_do_update(
+            index_elements=[agent_sessions.c.agent], set_=changes
         )
         async with self._db.transaction() as conn:
-            await conn.execute(statement)
+            await conn.execute(statement, rows)
 
     async def load_all(self) -> list[AgentSession]:
         async with self._db.transaction() as conn:

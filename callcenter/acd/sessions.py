@@ -1,8 +1,9 @@
 """Keeps agents' log-in and pause state in storage, from the ACD's state changes.
 
 Only what a restart must re-apply is stored: logged in or not, paused and why. Ringing,
-talking and wrap-up are rebuilt from Asterisk. Writes are queued and retried while storage
-is down, in order, so the latest state always wins.
+talking and wrap-up are rebuilt from Asterisk. Writes are queued, gathered in batches (a
+shift's log-ins at once are one transaction) and retried while storage is down, in order, so
+the latest state always wins.
 """
 
 from __future__ import annotations
@@ -13,17 +14,26 @@ import logging
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.acd.repository import AgentSession, SqlAgentSessionRepository
 from callcenter.errors import StorageUnavailable
+from callcenter.storage.batch import DEFAULT_WINDOW, take_batch
 
 log = logging.getLogger(__name__)
 
 STORED = {AgentState.LOGGED_OUT, AgentState.READY, AgentState.PAUSED}
+BATCH = 1000
+"""Sessions written per transaction at most."""
 
 
 class AgentSessionRecorder:
-    def __init__(self, repository: SqlAgentSessionRepository, retry: float = 1.0) -> None:
+    def __init__(
+        self,
+        repository: SqlAgentSessionRepository,
+        retry: float = 1.0,
+        batch_window: float = DEFAULT_WINDOW,
+    ) -> None:
         self._repository = repository
         self._inbox: asyncio.Queue[AgentSession] = asyncio.Queue()
         self._retry = retry
+        self._window = batch_window
         self._last: dict[str, tuple[bool, bool, str]] = {}
 
     def record(self, change: AgentStateChanged) -> None:
@@ -48,14 +58,15 @@ class AgentSessionRecorder:
 
     async def run(self) -> None:
         while True:
-            session = await self._inbox.get()
+            sessions = await take_batch(self._inbox, BATCH, self._window)
             try:
                 while True:
                     try:
-                        await self._repository.save(session)
+                        await self._repository.save_many(sessions)
                         break
                     except StorageUnavailable as exc:
                         log.warning("agent sessions: storage unavailable (%s); retrying", exc)
                         await asyncio.sleep(self._retry)
             finally:
-                self._inbox.task_done()
+                for _ in sessions:
+                    self._inbox.task_done()

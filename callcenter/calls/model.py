@@ -126,6 +126,9 @@ class Ledger:
     def live_calls(self) -> int:
         return len(self._calls)
 
+    def is_live(self, linkedid: str) -> bool:
+        return linkedid in self._calls
+
     def apply(self, event: TelephonyEvent | PathReported) -> list[LedgerCommand]:
         match event:
             case ChannelCreated():

@@ -52,10 +52,6 @@ CLOSE_CHUNK = 500
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _T = TypeVar("_T")
 
-
-# Rows per multi-row insert in write (6 parameters each: under every backend's limit).
-INSERT_CHUNK = 500
-
 _ANSWER = (
     update(calls)
     .where(calls.c.linkedid == bindparam("b_linkedid"), calls.c.answered_at.is_(None))
@@ -94,8 +90,8 @@ class SqlCallRepository:
 
     async def _write_segment(self, conn: AsyncConnection, segment: list[LedgerCommand]) -> None:
         opens = [_open_values(c) for c in segment if isinstance(c, OpenCall)]
-        for chunk in _chunks(opens, INSERT_CHUNK):
-            await conn.execute(self._insert_ignoring_existing(list(chunk)))
+        if opens:  # one statement, compiled once, run for many rows
+            await conn.execute(self._insert_ignoring_existing(), opens)
         answers = [
             {"b_linkedid": _linkedid(c.linkedid), "b_at": c.at}
             for c in segment
@@ -122,7 +118,7 @@ class SqlCallRepository:
     ) -> None:
         command = OpenCall(linkedid, started_at, caller_num, caller_name, context, exten)
         async with self._db.transaction() as conn:
-            await conn.execute(self._insert_ignoring_existing(_open_values(command)))
+            await conn.execute(self._insert_ignoring_existing(), _open_values(command))
 
     async def mark_answered(self, linkedid: str, at: datetime) -> None:
         statement = (
@@ -180,18 +176,11 @@ class SqlCallRepository:
             rows = (await conn.execute(statement)).all()
         return [_record(row) for row in rows]
 
-    def _insert_ignoring_existing(self, values: dict[str, Any] | list[dict[str, Any]]) -> Insert:
-        if self._db.dialect == "postgresql":
-            return (
-                pg_insert(calls)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=[calls.c.linkedid])
-            )
-        return (
-            sqlite_insert(calls)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[calls.c.linkedid])
-        )
+    def _insert_ignoring_existing(self) -> Insert:
+        """An insert of the values given with it (one row or many) that skips a linkedid
+        already stored."""
+        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        return insert(calls).on_conflict_do_nothing(index_elements=[calls.c.linkedid])
 
 
 def _segments(

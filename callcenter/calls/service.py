@@ -1,12 +1,13 @@
 """The call ledger service: the single owner of ledger state and ledger writes.
 
-One task drains its inbox (telephony events from the bus plus what engine components report),
-applies the pure :class:`~callcenter.calls.model.Ledger` and executes the returned commands in
-order. Everything queued when the task wakes is applied at once and its commands written as one
-unit of work (:meth:`~callcenter.calls.ports.CallRepository.write`): under load a call costs a
-few rows in a shared transaction instead of three transactions of its own. When storage is
-unavailable the commands wait in a backlog, in order, and are retried with backoff; nothing is
-dropped, and because every repository write is idempotent a retried batch never doubles a row
+Telephony events from the bus, plus what engine components report, are applied to the pure
+:class:`~callcenter.calls.model.Ledger` as each arrives; one task executes the returned
+commands in order. What arrives within the batch window after the first event
+(:func:`~callcenter.storage.batch.take_batch`) is written as one unit of work
+(:meth:`~callcenter.calls.ports.CallRepository.write`): under load a call costs a few rows in
+a shared transaction instead of three transactions of its own. When storage is unavailable
+the commands wait in a backlog, in order, and are retried with backoff; nothing is dropped,
+and because every repository write is idempotent a retried batch never doubles a row
 or gives a call a second outcome.
 
 Closed calls are told to the listeners (statistics) once their batch is committed, from rows
@@ -40,6 +41,7 @@ from callcenter.calls.model import (
 from callcenter.calls.ports import CallRepository
 from callcenter.clock import Clock
 from callcenter.errors import StorageUnavailable
+from callcenter.storage.batch import DEFAULT_WINDOW, take_batch
 from callcenter.telephony import ChannelsSnapshot, OutcomeReported, TelephonyEvent
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class CallLedgerService:
         *,
         retry_min: float = 0.2,
         retry_max: float = 5.0,
+        batch_window: float = DEFAULT_WINDOW,
     ) -> None:
         self._repository = repository
         self._inbox: asyncio.Queue[LedgerInput] = asyncio.Queue()
@@ -74,6 +77,7 @@ class CallLedgerService:
         self._backlog: deque[LedgerCommand] = deque()
         self._retry_min = retry_min
         self._retry_max = retry_max
+        self._window = batch_window
         self._closed_listeners: list[Callable[[CallRecord], None]] = []
         self._rows: dict[str, CallRecord] = {}  # live calls opened from their first channel
         self._from_storage: set[str] = set()  # live calls a snapshot opened
@@ -93,17 +97,30 @@ class CallLedgerService:
         return len(self._backlog)
 
     def submit(self, event: LedgerInput) -> None:
-        """Non-blocking sink for the event bus."""
+        """Non-blocking sink for the event bus: the ledger knows the event at once (see
+        :meth:`path_of`); its writes follow with the next batch."""
+        self._apply(event)
         self._inbox.put_nowait(event)
 
     def report_outcome(self, linkedid: str, outcome: Outcome) -> None:
-        self._inbox.put_nowait(OutcomeReported(linkedid, outcome.value, self._clock.now()))
+        self.submit(OutcomeReported(linkedid, outcome.value, self._clock.now()))
 
     def report_path(self, linkedid: str, path: tuple[str, ...]) -> None:
-        self._inbox.put_nowait(PathReported(linkedid, path))
+        self.submit(PathReported(linkedid, path))
 
     async def get(self, linkedid: str) -> CallRecord | None:
         return await self._repository.get(linkedid)
+
+    async def path_of(self, linkedid: str) -> tuple[str, ...] | None:
+        """The call's IVR path as stored; ``None`` when it has no row. A live call's is known
+        without a query (its row is kept in memory as written; a live call whose opening is
+        not written yet has no row)."""
+        if (row := self._rows.get(linkedid)) is not None:
+            return row.path
+        if self._ledger.is_live(linkedid) and linkedid not in self._from_storage:
+            return None
+        found = await self._repository.get(linkedid)
+        return None if found is None else found.path
 
     async def by_linkedids(self, linkedids: Iterable[str]) -> list[CallRecord]:
         """Many calls' rows at once (reports); unknown linkedids are left out."""
@@ -118,12 +135,8 @@ class CallLedgerService:
 
     async def run(self) -> None:
         while True:
-            events = [await self._inbox.get()]
-            while len(events) < MAX_BATCH and not self._inbox.empty():
-                events.append(self._inbox.get_nowait())
+            events = await take_batch(self._inbox, MAX_BATCH, self._window)
             try:
-                for event in events:
-                    self._apply(event)
                 await self._flush()
             finally:
                 for _ in events:

@@ -1,8 +1,9 @@
 """Closed calls, faxes and voicemails into their customer's contact history.
 
 The ledger tells each closed call once (``CallLedgerService.on_closed``). The customer is the
-one the desk already looked up for the call (the IVR's identification or the caller ID), else
-the one whose number called; a call from nobody known leaves no entry. Other contacts (a fax
+one the desk already looked up for the call (the IVR's identification or the caller ID), else,
+when the desk did not look the call up, the one whose number called; a call from nobody known
+leaves no entry. Other contacts (a fax
 job's final state, a received fax) come through :meth:`CallHistory.add` the same way. Writes
 run in one task from a bounded queue, so a slow or unavailable database never holds the ledger
 up; an entry that cannot be written is logged and dropped: the ledger row (or the fax job) stays
@@ -30,10 +31,12 @@ class CallHistory:
         self,
         customers: CustomerService,
         known: Callable[[str], int | None],
+        searched: Callable[[str], bool] = lambda call: False,
         bound: int = 10_000,
     ) -> None:
         self._customers = customers
         self._known = known
+        self._searched = searched
         self._queue: asyncio.Queue[_Entry] = asyncio.Queue(bound)
         self.written = 0
 
@@ -41,7 +44,8 @@ class CallHistory:
         """Non-blocking; the customer the desk knows is read now, before the desk forgets."""
         at = record.ended_at or record.started_at
         customer = self._known(record.linkedid)
-        self._put(_Entry(customer, record.caller_num, ContactKind.CALL, at, record.linkedid,
+        number = "" if self._searched(record.linkedid) else record.caller_num  # no 2nd look-up
+        self._put(_Entry(customer, number, ContactKind.CALL, at, record.linkedid,
                          _summary(record)))  # fmt: skip
 
     def add(

@@ -83,7 +83,7 @@ class AcdViews(Protocol):
 
 
 class CallPaths(Protocol):
-    async def get(self, linkedid: str) -> CallRecord | None: ...
+    async def path_of(self, linkedid: str) -> tuple[str, ...] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +94,7 @@ class _Record:
     customer: dict[str, Any] | None
     history: list[dict[str, Any]]
     path: tuple[str, ...] | None = None
+    searched: bool = True  # False: the look-up failed (storage), the customer is not known
 
 
 SUPERVISORS_ONLY = frozenset({"task_escalated"})
@@ -317,6 +318,14 @@ class DeskService:
         found = looking.result().customer
         return int(found["id"]) if found is not None else None
 
+    def searched(self, call: CallId) -> bool:
+        """Whether the look-up for ``call`` has finished, found someone or not (then
+        :meth:`customer_of` is all there is to know: nobody else has the caller's number)."""
+        looking = self._records.get(call)
+        if looking is None or not looking.done() or looking.cancelled():
+            return False
+        return looking.exception() is None and looking.result().searched
+
     def live_pop(self, agent: AgentId) -> Pop | None:
         pop = self._pops.get(agent)
         return pop if pop is not None and pop.ready else None
@@ -396,8 +405,7 @@ class DeskService:
         try:
             path = None
             if ledger_path and not context.path and self._paths is not None:
-                found = await self._paths.get(call)
-                path = found.path if found is not None else None
+                path = await self._paths.path_of(call)
             customer = await self._customer(context, caller)
             if customer is None:
                 return _Record(None, [], path)
@@ -405,7 +413,7 @@ class DeskService:
             return _Record(customer_json(customer), [contact_json(c) for c in history], path)
         except CallcenterError as exc:
             log.warning("desk: customer look-up for %s failed: %s", call, exc)
-            return _Record(None, [])
+            return _Record(None, [], searched=False)
 
     async def _customer(self, context: CallContext, caller: str) -> Customer | None:
         known = context.input("customer.id")

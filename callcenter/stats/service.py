@@ -35,6 +35,7 @@ from callcenter.stats.model import Record, Window
 from callcenter.stats.recorder import Recorder, RecorderEvent
 from callcenter.stats.repository import SqlStatsRepository
 from callcenter.stats.settings import StatsSettings
+from callcenter.storage.batch import DEFAULT_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ class StatsService:
         live_state: LiveState,
         *,
         retry: float = 1.0,
+        batch_window: float = DEFAULT_WINDOW,
     ) -> None:
         self._repository = repository
+        self._window = batch_window
         self._clock = clock
         self._settings = settings
         self._zone = ZoneInfo(settings.timezone)
@@ -213,6 +216,7 @@ class StatsService:
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
+            await asyncio.sleep(self._window)  # what comes meanwhile rides along
             self._wake.clear()
             while self._unwritten:
                 batch = self._unwritten[:500]

@@ -19,3 +19,21 @@ async def test_save_is_an_upsert_and_load_returns_the_latest(database: Database)
     assert sessions["agent1001"] == AgentSession("agent1001", True, True, "no_answer'; --", T0)
     assert sessions["agent1002"].pause_reason == "lunch"
     assert len(sessions) == 2
+
+
+async def test_a_batch_is_one_upsert_where_an_agents_last_entry_wins(database: Database) -> None:
+    repo = SqlAgentSessionRepository(database)
+    await repo.save(AgentSession("agent1001", True, False, "", T0))
+    await repo.save_many(
+        [
+            AgentSession("agent1001", True, True, "lunch", T0),
+            AgentSession("agent1002", True, False, "", T0),
+            AgentSession("agent1001", False, False, "", T0),  # logged out last
+        ]
+    )
+    sessions = {s.agent: s for s in await repo.load_all()}
+    assert sessions == {
+        "agent1001": AgentSession("agent1001", False, False, "", T0),
+        "agent1002": AgentSession("agent1002", True, False, "", T0),
+    }
+    await repo.save_many([])

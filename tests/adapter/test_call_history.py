@@ -1,5 +1,6 @@
 """Closed calls land in their customer's contact history: the customer the desk knew, else the
-one whose number called; unknown callers leave nothing; a storage fault loses no later call."""
+one whose number called (looked up only when the desk did not); unknown callers leave nothing;
+a storage fault loses no later call."""
 
 from __future__ import annotations
 
@@ -68,4 +69,28 @@ async def test_a_storage_fault_drops_one_entry_and_the_writer_goes_on(database: 
         await history.drained()
     finally:
         runner.cancel()
+    assert [c.ref for c in await customers.history(wang.id)] == ["L2"]
+
+
+async def test_a_caller_the_desk_searched_for_is_not_looked_up_again(database: Database) -> None:
+    customers = CustomerService(SqlCustomerRepository(database), FixedClock(NOW))
+    wang = await customers.save(CustomerDraft("A1", "Wang", phones=("13800138000",)))
+    looked_up: list[str] = []
+    real = customers.by_phone
+
+    async def by_phone(number: str) -> object:
+        looked_up.append(number)
+        return await real(number)
+
+    customers.by_phone = by_phone  # type: ignore[assignment]
+    searched = {"L1"}  # the desk searched for L1's caller and found nobody
+    history = CallHistory(customers, lambda call: None, searched.__contains__)
+    runner = asyncio.create_task(history.run())
+    try:
+        history.call_closed(closed("L1", "13800138000"))
+        history.call_closed(closed("L2", "13800138000"))  # not searched: by its number
+        await history.drained()
+    finally:
+        runner.cancel()
+    assert looked_up == ["13800138000"]
     assert [c.ref for c in await customers.history(wang.id)] == ["L2"]

@@ -129,7 +129,7 @@ def step(context: str, application: str, channel: str | None = None) -> Callable
 
 async def waiting_caller(observer: AmiObserver) -> tuple[str, str]:
     """(call id, channel) of the caller once it hears music in cc-queue-wait."""
-    event = await observer.wait_for(step("cc-queue-wait", "MusicOnHold"), 15)
+    event = await observer.wait_for(step("cc-queue-wait", "BridgeWait"), 15)
     return event["Linkedid"], event["Channel"]
 
 

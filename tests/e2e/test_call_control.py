@@ -278,7 +278,7 @@ async def test_keys_announcement_and_voicemail_of_a_waiting_caller(asterisk: Ast
         assert key.digit == "5"
 
         # The announcement plays, then the caller is back in the wait with its variables.
-        waiting = step("cc-queue-wait", "MusicOnHold", channel)
+        waiting = step("cc-queue-wait", "BridgeWait", channel)
         await side.control.announce(channel, 2, 150)
         await wait_count(observer, waiting, 2, 20)
         said = [

@@ -117,3 +117,22 @@ async def test_calls_closed_as_lost_are_told_once_after_an_outage() -> None:
         ("2.1", "completed"),
     ]
     assert service.stats.lost_closed == 1
+
+
+async def test_a_live_calls_path_is_known_without_reading_storage() -> None:
+    repo = MemoryCallRepository()
+    await repo.open_call("9.9", T0, "1", "", "c", "4000")
+    await repo.record_path("9.9", ("greeting", "enqueue:q1"))  # stored before a restart
+    service = CallLedgerService(repo, FixedClock(T0), batch_window=0.01)
+    service.submit(ChannelCreated("1.1", "1.1", "PJSIP/a", "1", "", "c", "4000", T0))
+    assert await service.path_of("1.1") is None  # known at once, not written yet: no row
+    task = asyncio.create_task(service.run())
+    try:
+        service.report_path("1.1", ("greeting", "key:1"))
+        await asyncio.wait_for(service.drained(), 5)
+        assert repo.reads == 0
+        assert await service.path_of("1.1") == ("greeting", "key:1")
+        assert repo.reads == 0
+        assert await service.path_of("9.9") == ("greeting", "enqueue:q1")  # from storage
+    finally:
+        task.cancel()
