@@ -139,7 +139,12 @@ class Engine:
             self.clock,
         )
         # Closed calls into their customer's history (before the desk forgets the customer).
-        self.call_history = CallHistory(self.customers, self.desk.customer_of, self.desk.searched)
+        self.call_history = CallHistory(
+            self.customers,
+            self.desk.customer_of,
+            self.desk.searched,
+            batch_window=settings.database.batch_window,
+        )
         self.ledger.on_closed(self.call_history.call_closed)
         self.ledger.on_closed(self.desk.call_closed)
         # Callback tasks: offered on the desks of the queue's agents, dialled by AMI, escalated.

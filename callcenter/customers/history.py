@@ -5,9 +5,10 @@ one the desk already looked up for the call (the IVR's identification or the cal
 when the desk did not look the call up, the one whose number called; a call from nobody known
 leaves no entry. Other contacts (a fax
 job's final state, a received fax) come through :meth:`CallHistory.add` the same way. Writes
-run in one task from a bounded queue, so a slow or unavailable database never holds the ledger
-up; an entry that cannot be written is logged and dropped: the ledger row (or the fax job) stays
-the record.
+run in one task from a bounded queue, gathered in batches (one query finds the callers of a
+batch, one transaction adds its contacts), so a slow or unavailable database never holds the
+ledger up; a batch that cannot be written is logged and dropped: the ledger rows (or the fax
+jobs) stay the record.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callcenter.calls.model import CallRecord
-from callcenter.customers.model import Contact, ContactKind
+from callcenter.customers.model import Contact, ContactKind, phone_key
 from callcenter.customers.service import CustomerService
 from callcenter.errors import CallcenterError
+from callcenter.storage.batch import DEFAULT_WINDOW, take_batch
 
 log = logging.getLogger(__name__)
+
+BATCH = 500
+"""Contacts written per transaction at most."""
 
 
 class CallHistory:
@@ -33,10 +38,12 @@ class CallHistory:
         known: Callable[[str], int | None],
         searched: Callable[[str], bool] = lambda call: False,
         bound: int = 10_000,
+        batch_window: float = DEFAULT_WINDOW,
     ) -> None:
         self._customers = customers
         self._known = known
         self._searched = searched
+        self._window = batch_window
         self._queue: asyncio.Queue[_Entry] = asyncio.Queue(bound)
         self.written = 0
 
@@ -71,24 +78,29 @@ class CallHistory:
 
     async def run(self) -> None:
         while True:
-            entry = await self._queue.get()
+            entries = await take_batch(self._queue, BATCH, self._window)
             try:
-                await self._write(entry)
+                await self._write(entries)
             except CallcenterError as exc:
-                log.warning("customers: %s not added to history: %s", entry.ref, exc)
+                log.warning("customers: %d contact(s) not added to history: %s", len(entries), exc)
             finally:
-                self._queue.task_done()
+                for _ in entries:
+                    self._queue.task_done()
 
-    async def _write(self, entry: _Entry) -> None:
-        customer = entry.customer
-        if customer is None and entry.number:
-            found = await self._customers.by_phone(entry.number)
-            customer = found.id if found is not None else None
-        if customer is None:
-            return
-        contact = Contact(customer, entry.kind, entry.at, entry.ref, entry.text)
-        await self._customers.record_contact(contact)
-        self.written += 1
+    async def _write(self, entries: list[_Entry]) -> None:
+        """The batch's contacts in one transaction; whose numbers called, in one query."""
+        numbers = [e.number for e in entries if e.customer is None and e.number]
+        by_key = await self._customers.by_phone_keys(numbers) if numbers else {}
+        contacts = []
+        for entry in entries:
+            customer = entry.customer
+            if customer is None and entry.number:
+                found = by_key.get(phone_key(entry.number))
+                customer = found.id if found is not None else None
+            if customer is not None:
+                contacts.append(Contact(customer, entry.kind, entry.at, entry.ref, entry.text))
+        await self._customers.record_contacts(contacts)
+        self.written += len(contacts)
 
 
 @dataclass(frozen=True, slots=True)

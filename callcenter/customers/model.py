@@ -11,6 +11,7 @@ flat text view the IVR reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -111,3 +112,25 @@ class Contact:
     ref: str  # the call's linkedid, the message or fax id; "" for a note
     text: str
     author: str = ""
+
+
+def callers_by_phone(customers: Iterable[Customer]) -> dict[str, Customer]:
+    """Each phone key to its customer; of several sharing a number, the latest updated."""
+    best: dict[str, Customer] = {}
+    for customer in customers:
+        for phone in _phones(customer):
+            held = best.get(phone)
+            if held is None or _newer(customer, held):
+                best[phone] = customer
+    return best
+
+
+def _phones(customer: Customer) -> set[str]:
+    return {key for key in (phone_key(p) for p in customer.phones) if key}
+
+
+def _newer(a: Customer, b: Customer) -> bool:
+    def rank(c: Customer) -> tuple[float, int]:
+        return (c.updated_at.timestamp() if c.updated_at else float("-inf"), c.id)
+
+    return rank(a) > rank(b)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -118,17 +118,24 @@ class SqlCustomerRepository:
         ]
 
     async def add_contact(self, contact: Contact) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                insert(contact_history).values(
-                    customer_id=contact.customer,
-                    kind=contact.kind.value,
-                    at=contact.at,
-                    ref=clean_text(contact.ref, 64),
-                    text=clean_text(contact.text, NOTE_LENGTH),
-                    author=clean_text(contact.author, 64),
-                )
-            )
+        await self.add_contacts([contact])
+
+    async def add_contacts(self, contacts: Sequence[Contact]) -> None:
+        """One transaction for them all."""
+        rows = [
+            {
+                "customer_id": contact.customer,
+                "kind": contact.kind.value,
+                "at": contact.at,
+                "ref": clean_text(contact.ref, 64),
+                "text": clean_text(contact.text, NOTE_LENGTH),
+                "author": clean_text(contact.author, 64),
+            }
+            for contact in contacts
+        ]
+        if rows:
+            async with self._db.transaction() as conn:
+                await conn.execute(insert(contact_history), rows)
 
     async def history(self, customer_id: int, limit: int = 20) -> list[Contact]:
         query = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from callcenter.clock import Clock
@@ -12,6 +12,7 @@ from callcenter.customers.model import (
     ContactKind,
     Customer,
     CustomerDraft,
+    callers_by_phone,
     check_draft,
 )
 from callcenter.customers.repository import SqlCustomerRepository
@@ -64,6 +65,14 @@ class CustomerService:
 
     async def record_contact(self, contact: Contact) -> None:
         await self._repository.add_contact(contact)
+
+    async def record_contacts(self, contacts: Sequence[Contact]) -> None:
+        await self._repository.add_contacts(contacts)
+
+    async def by_phone_keys(self, numbers: Iterable[str]) -> dict[str, Customer]:
+        """Each of ``numbers``' phone keys to the customer :meth:`by_phone` would give, in
+        one query (numbers nobody has are left out)."""
+        return callers_by_phone(await self._repository.by_phones(numbers))
 
     async def history(self, customer_id: int, limit: int = 20) -> list[Contact]:
         return await self._repository.history(customer_id, limit)

@@ -89,7 +89,7 @@ async def _handle(desk: DeskService, agent: str, ws: web.WebSocketResponse, data
 async def live_pop(request: web.Request) -> web.Response:
     """The pop of the agent's call ringing or connected now (404 when there is none)."""
     agent = _agent(request)
-    pop = request.app[DESK_KEY].live_pop(agent)
+    pop = await request.app[DESK_KEY].filled_pop(agent)
     if pop is None:
         raise _NoPop(f"{agent} has no call ringing or connected")
     return web.json_response(pop.json())

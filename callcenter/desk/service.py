@@ -9,7 +9,9 @@ Theory of operation.
   recent contact history at once, while the caller still hears the IVR's last prompt. A call
   that reaches a queue without the IVR is looked up when it arrives
   (:meth:`DeskService.caller_arrived`). So the database is off the path from an offer to its
-  pop: by the time an agent is chosen the record is usually in memory.
+  pop: by the time an agent is chosen the record is usually in memory. Look-ups are for pops:
+  while no desk at all is open none is made ahead; a pop rung to an agent without a desk is
+  filled when one of the agent's desks opens, or when the API asks for it.
 - When the ACD rings an agent, :class:`PoppingCallControl` (wrapped around the PBX adapter)
   calls :meth:`DeskService.before_ring` first. A pop is made at once from what is in memory
   (queue, time waited, caller ID, call context, the looked-up record, waiting for the look-up
@@ -174,8 +176,11 @@ class DeskService:
     # The IVR and the ledger.
 
     def ivr_started(self, call: CallId, caller: str) -> None:
-        """A call entered the IVR: look its caller up now, seconds before any offer."""
-        self._prepare(call, caller, ledger_path=False)  # the IVR will hand its path over
+        """A call entered the IVR: look its caller up now, seconds before any offer (while
+        a desk is open: look-ups are for pops; with none open, a pop is filled when a desk
+        or the API asks for it)."""
+        if self._clients:
+            self._prepare(call, caller, ledger_path=False)  # the IVR will hand its path over
 
     def handoff(
         self,
@@ -190,13 +195,16 @@ class DeskService:
         looking = self._records.get(call)
         same = looking is not None and looking.done() and _same_customer(looking, inputs)
         if _names_customer(inputs) and not same:
-            self._prepare(call, caller, fresh=True, ledger_path=False)  # another customer
-        else:
+            if self._clients:
+                self._prepare(call, caller, fresh=True, ledger_path=False)  # another customer
+            elif (dropped := self._records.pop(call, None)) is not None:
+                dropped.cancel()  # looked up again, for whom the IVR named, when needed
+        elif self._clients:
             self._prepare(call, caller, ledger_path=False)
 
     def caller_arrived(self, call: CallId) -> None:
         """A caller started waiting in a queue: look it up unless the IVR had it done."""
-        if call not in self._records:
+        if call not in self._records and self._clients:
             self._prepare(call, self._caller_id(call)[0])
 
     def call_closed(self, record: CallRecord) -> None:
@@ -259,6 +267,8 @@ class DeskService:
         }
         client.send(_frame(snapshot))
         self._clients.setdefault(agent, set()).add(client)
+        if pop is not None and not pop.ready:  # rang while no desk was open: fill it now
+            self._spawn(self._fill_and_push(pop))
 
     def detach(self, agent: AgentId, client: DeskClient) -> None:
         clients = self._clients.get(agent)
@@ -330,6 +340,14 @@ class DeskService:
         pop = self._pops.get(agent)
         return pop if pop is not None and pop.ready else None
 
+    async def filled_pop(self, agent: AgentId) -> Pop | None:
+        """The live pop, its customer looked up first when no desk was open to have it
+        done (the API's ``GET /api/v1/desk/pop``)."""
+        pop = self._pops.get(agent)
+        if pop is not None and not pop.ready:
+            await self._fill_and_push(pop, now=True)
+        return self.live_pop(agent)
+
     def connected(self, agent: AgentId) -> int:
         return len(self._clients.get(agent, ()))
 
@@ -369,13 +387,21 @@ class DeskService:
                 self._remember(context)
         else:
             number, name = context.caller  # the PBX legs forgot it (a transfer)
-        if call not in self._records:
+        if call not in self._records and agent in self._clients:
             self._prepare(call, number)
         waited = max(0.0, (now - since).total_seconds())
         return Pop(offer, agent, call, queue, number, name, now, waited, context)
 
-    async def _fill_and_push(self, pop: Pop) -> None:
+    async def _fill_and_push(self, pop: Pop, *, now: bool = False) -> None:
+        """The pop's customer and history in, then the pop out to the agent's desks. With no
+        desk open for the agent (and not ``now``) nothing is looked up: :meth:`attach` fills
+        the pop when a desk opens."""
         looking = self._records.get(pop.call)
+        if looking is None:
+            if not (now or pop.agent in self._clients):
+                return
+            self._prepare(pop.call, pop.caller)
+            looking = self._records.get(pop.call)
         if looking is not None:
             record = looking.result() if looking.done() else await asyncio.shield(looking)
             pop.customer, pop.history = record.customer, record.history

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from callcenter.calls.model import CallRecord
-from callcenter.customers.model import Customer, phone_key
+from callcenter.customers.model import Customer, callers_by_phone, phone_key
 from callcenter.stats.model import QueueCall, Record, Window
 
 UNKNOWN = "unknown"
@@ -110,21 +110,6 @@ def complaint_calls(
     return list(seen)
 
 
-def callers_by_phone(customers: Iterable[Customer]) -> dict[str, Customer]:
-    """Each phone key to its customer; of several sharing a number, the latest updated."""
-    best: dict[str, Customer] = {}
-    for customer in customers:
-        for phone in _phones(customer):
-            held = best.get(phone)
-            if held is None or _newer(customer, held):
-                best[phone] = customer
-    return best
-
-
-def _phones(customer: Customer) -> set[str]:
-    return {key for key in (phone_key(p) for p in customer.phones) if key}
-
-
 def complaint_rates(
     records: Iterable[Record],
     window: Window,
@@ -195,13 +180,6 @@ def _profile(customer: Customer) -> tuple[str, frozenset[str]]:
 
 def _models(models: Iterable[str]) -> frozenset[str]:
     return frozenset(m.strip() for m in models if m.strip())
-
-
-def _newer(a: Customer, b: Customer) -> bool:
-    def rank(c: Customer) -> tuple[float, int]:
-        return (c.updated_at.timestamp() if c.updated_at else float("-inf"), c.id)
-
-    return rank(a) > rank(b)
 
 
 # --- serialisation ------------------------------------------------------------------------

@@ -244,27 +244,71 @@ async def test_require_ack_skips_an_agent_whose_desk_does_not_take_the_pop(
 
 async def test_the_customer_is_looked_up_when_the_call_enters_the_ivr(desk_setup: Desk) -> None:
     setup = desk_setup
+    li = await setup.token("li", "1001")
     customer = await setup.customers.save(CustomerDraft("A1", "Wang", phones=(CALLER,)))
+    async with (
+        aiohttp.ClientSession() as client,
+        client.ws_connect(setup.url(f"/api/v1/desk/feed?access_token={li}")) as ws,
+    ):
+        await receive(ws, "snapshot")  # a desk is open: look-ups are made ahead
+        setup.desk.ivr_started("C1", CALLER)
+        await asyncio.sleep(0.2)  # the IVR runs; the record is in memory before any offer
+        await setup.customers.save(CustomerDraft("A1", "Wang Renamed", phones=(CALLER,)))
+        inputs = (("customer.id", str(customer.id)),)
+        setup.desk.handoff("C1", CALLER, ("menu:1",), inputs, "en")
+        await setup.acd.apply(AgentLogin("1001", NOW))
+        await setup.arrive("C1")
+        await asyncio.sleep(0.05)
+        pop = setup.desk.live_pop("1001")
+        assert pop is not None and pop.customer is not None
+        assert pop.customer["name"] == "Wang"  # the same customer: not looked up again
+        # An account number entered in the IVR names another customer: looked up afresh.
+        other = await setup.customers.save(CustomerDraft("B2", "Li", phones=("13900000000",)))
+        setup.desk.ivr_started("C2", "13900000001")
+        setup.desk.handoff("C2", "13900000001", ("menu:2",), (("account", "B2"),), "en")
+        await setup.acd.apply(AgentLogin("1002", NOW))
+        await setup.arrive("C2")
+        await asyncio.sleep(0.05)
+        second = setup.desk.live_pop("1002")
+        assert second is not None and second.customer is not None
+        assert second.customer["id"] == other.id
+
+
+async def test_with_no_desk_open_a_pop_is_filled_when_a_desk_or_the_api_asks(
+    desk_setup: Desk,
+) -> None:
+    setup = desk_setup
+    wang = await setup.customers.save(CustomerDraft("A1", "Wang", phones=(CALLER,)))
+    li = await setup.customers.save(CustomerDraft("B2", "Li", phones=("13900000000",)))
     setup.desk.ivr_started("C1", CALLER)
-    await asyncio.sleep(0.2)  # the IVR runs; the record is in memory before any offer
-    await setup.customers.save(CustomerDraft("A1", "Wang Renamed", phones=(CALLER,)))
-    setup.desk.handoff("C1", CALLER, ("menu:1",), (("customer.id", str(customer.id)),), "en")
+    setup.desk.handoff("C1", CALLER, ("menu:1",), (), "en")
+    setup.desk.handoff("C2", "13900000000", ("menu:2",), (("account", "B2"),), "en")
     await setup.acd.apply(AgentLogin("1001", NOW))
     await setup.arrive("C1")
     await asyncio.sleep(0.05)
-    pop = setup.desk.live_pop("1001")
-    assert pop is not None and pop.customer is not None
-    assert pop.customer["name"] == "Wang"  # the same customer: not looked up again
-    # An account number entered in the IVR names another customer: looked up afresh.
-    other = await setup.customers.save(CustomerDraft("B2", "Li", phones=("13900000000",)))
-    setup.desk.ivr_started("C2", "13900000001")
-    setup.desk.handoff("C2", "13900000001", ("menu:2",), (("account", "B2"),), "en")
+    assert not setup.desk.searched("C1")  # nobody to pop to: nothing looked up yet
+    assert setup.desk.live_pop("1001") is None
+    token = await setup.token("li", "1001")
+    async with (
+        aiohttp.ClientSession() as client,
+        client.ws_connect(setup.url(f"/api/v1/desk/feed?access_token={token}")) as ws,
+    ):
+        assert (await receive(ws, "snapshot"))["pops"] == []
+        pop = (await receive(ws, "pop"))["pop"]  # filled once the desk opened
+        assert pop["customer"]["id"] == wang.id and pop["ivr"]["path"] == ["menu:1"]
+    # The API fills a pop no desk had open, from what the IVR learnt (the account).
     await setup.acd.apply(AgentLogin("1002", NOW))
     await setup.arrive("C2")
-    await asyncio.sleep(0.05)
-    second = setup.desk.live_pop("1002")
-    assert second is not None and second.customer is not None
-    assert second.customer["id"] == other.id
+    assert setup.desk.live_pop("1002") is None
+    wu = await setup.token("wu", "1002")
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(
+            setup.url("/api/v1/desk/pop"), headers={"Authorization": f"Bearer {wu}"}
+        ) as response,
+    ):
+        assert response.status == 200
+        assert (await response.json())["customer"]["id"] == li.id
 
 
 async def test_the_pop_follows_a_transfer_to_another_agent(desk_setup: Desk) -> None:
