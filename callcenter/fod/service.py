@@ -433,12 +433,16 @@ class FaxService:
     # --- the dispatcher ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Recover attempts a stopped engine left open, then send due jobs until cancelled."""
-        await self._recover()
+        """Recover attempts a stopped engine left open, then send due jobs until cancelled;
+        the database being unavailable (at start too) only postpones both."""
+        recovered = False
         try:
             while True:
                 self._wake.clear()
                 try:
+                    if not recovered:
+                        await self._recover()
+                        recovered = True
                     await self.dispatch_due()
                     wait = await self._until_next()
                 except StorageUnavailable as exc:

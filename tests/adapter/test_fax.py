@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from callcenter.clock import SystemClock
+from callcenter.errors import StorageUnavailable
 from callcenter.fod.catalogue import (
     Access,
     AccessDenied,
@@ -68,9 +70,15 @@ def settings(tmp_path: Path) -> FaxSettings:
     )
 
 
-def service_for(database: Database, settings: FaxSettings, dialer: ScriptedDialer) -> FaxService:
+def service_for(
+    database: Database,
+    settings: FaxSettings,
+    dialer: ScriptedDialer,
+    repository: SqlFaxRepository | None = None,
+) -> FaxService:
     images = FaxImages(Path(settings.store), Path(settings.spool or ""), "/spool")
-    return FaxService(SqlFaxRepository(database), images, settings, SystemClock(), dialer)
+    repository = repository or SqlFaxRepository(database)
+    return FaxService(repository, images, settings, SystemClock(), dialer)
 
 
 @pytest.fixture
@@ -232,6 +240,31 @@ async def test_an_attempt_left_running_by_a_stop_is_retried(
     done = await final(service, job.id)
     assert done.status is JobStatus.SENT  # type: ignore[attr-defined]
     assert [a.result for a in await service.attempts(job.id)] == ["lost", "sent"]
+
+
+async def test_a_database_down_at_start_postpones_the_recovery_and_the_engine_goes_on(
+    database: Database, settings: FaxSettings, dispatching: list[asyncio.Task[None]]
+) -> None:
+    repository = SqlFaxRepository(database)
+    dialer = ScriptedDialer([AttemptResult.SENT])
+    service = service_for(database, settings, dialer, repository)
+    await service.sync_folder()
+    job = await service.request(("101",), "5550100", STAFF, at=datetime.now(UTC) + timedelta(1))
+    assert await repository.move(job, start(replace(job, pages=2)), started=datetime.now(UTC))
+    real, failures = repository.jobs, 0
+
+    async def down_twice(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise StorageUnavailable("database unavailable: test")
+        return await real(*args, **kwargs)
+
+    repository.jobs = down_twice  # type: ignore[method-assign]
+    dispatching.append(asyncio.create_task(service.run()))
+    done = await final(service, job.id)
+    assert failures == 2 and not dispatching[0].done()
+    assert done.status is JobStatus.SENT  # type: ignore[attr-defined]
 
 
 async def test_a_received_fax_is_e_mailed_once_after_the_mail_server_comes_back(
