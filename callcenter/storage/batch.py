@@ -15,7 +15,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_WINDOW = 0.05
+DEFAULT_WINDOW = 0.25
 """Seconds a writer gathers items after the first (``database.batch_window``)."""
 
 

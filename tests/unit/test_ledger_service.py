@@ -23,7 +23,9 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 async def test_outage_loses_nothing_and_writes_once_after_recovery() -> None:
     repo = MemoryCallRepository()
-    service = CallLedgerService(repo, FixedClock(T0), retry_min=0.01, retry_max=0.02)
+    service = CallLedgerService(
+        repo, FixedClock(T0), retry_min=0.01, retry_max=0.02, batch_window=0.01
+    )
     task = asyncio.create_task(service.run())
     try:
         repo.down = True
