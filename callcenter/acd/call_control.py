@@ -376,7 +376,7 @@ class AcdLegs:
             channel=channel,
             queue=queue,
             priority=_number(_field(fields, "priority"), signed=True),
-            skills=parse_skills(_field(fields, "skills").replace(";", ",")),
+            skills=parse_skills(_field(fields, "skills")),
             enqueued_at=parse_epoch(_field(fields, "enqueued")) or now,
             at=now,
         )
@@ -869,9 +869,10 @@ def parse_epoch(text: str) -> datetime | None:
 
 
 def parse_skills(text: str) -> dict[str, int]:
-    """``CC_SKILLS``: ``skill:level`` pairs separated by commas; malformed pairs are skipped."""
+    """``CC_SKILLS``: ``skill:level`` pairs separated by ``;`` (or commas, as an earlier engine
+    set them); malformed pairs are skipped."""
     skills: dict[str, int] = {}
-    for pair in text.split(","):
+    for pair in text.replace(",", ";").split(";"):
         name, _, level = pair.strip().partition(":")
         if _AGENT.fullmatch(name) and level.isascii() and level.isdigit() and len(level) <= 4:
             skills[name] = int(level)

@@ -33,6 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
@@ -49,6 +50,8 @@ BATCH = 100
 """Messages handled per loop callback (about 2 ms); the rest wait with reading paused."""
 BANNER = "Asterisk Call Manager/"
 EOL = "\r\n"
+EVENT = "Event: "
+QUOTED = frozenset(key.lower() for key in Message.quoted_keys)
 ERROR_RESPONSES = frozenset({"error", "fail", "failure"})
 
 AmiAnswer = Any
@@ -153,13 +156,41 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def _handle_block(self, block: str) -> None:
         self._link.heard += 1
         try:
-            message = Message.from_line(block.strip())
+            block = block.strip()
+            message = event_message(block) if block.startswith(EVENT) else Message.from_line(block)
             if message is None:
                 log.debug("AMI block without Event or Response ignored (%d chars)", len(block))
                 return
             self.handle_message(message)
         except Exception:
             log.debug("AMI message ignored: panoramisk could not handle it", exc_info=True)
+
+
+def event_message(block: str) -> Message:
+    """An event block as the panoramisk Message ``Message.from_line`` makes of it, built
+    directly: events are most of what Asterisk sends, and from_line's generic path (a dict,
+    then a second one through ``update``) was the costliest step of reading them. A header
+    that comes again (``ChanVariable``) becomes a list, ``Result`` is unquoted, and there is
+    no body, as from_line has it for events."""
+    store: dict[str, tuple[str, Any]] = {}
+    for line in block.split(EOL):
+        key, colon, value = line.partition(": ")
+        if not colon:
+            continue
+        lower = key.lower()
+        if lower in QUOTED:
+            value = unquote(value).strip()
+        held = store.get(lower)
+        if held is None:
+            store[lower] = (key, value)
+        else:
+            values = held[1] if isinstance(held[1], list) else [held[1]]
+            store[lower] = (held[0], [*values, value])
+    store["content"] = ("content", "")
+    message: Message = Message.__new__(Message)
+    message._store = store
+    message.manager = None
+    return message
 
 
 class AmiLink:

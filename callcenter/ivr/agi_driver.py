@@ -299,7 +299,7 @@ class _Call:
 
     async def enqueue(self, command: Enqueue) -> None:
         session = self.session
-        skills = ",".join(f"{skill}:{level}" for skill, level in command.skills)
+        skills = ";".join(f"{skill}:{level}" for skill, level in command.skills)
         enqueued = f"{self.services.clock.now().timestamp():.3f}"
         await session.set_variable("__CC_QUEUE", command.queue)
         await session.set_variable("__CC_PRIORITY", str(command.priority))

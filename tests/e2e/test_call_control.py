@@ -310,3 +310,24 @@ async def test_keys_announcement_and_voicemail_of_a_waiting_caller(asterisk: Ast
 
     # The caller left the ACD at send_elsewhere: its hang-up is no CallerLeft.
     assert side.reported.events == [key]
+
+
+async def test_a_waiting_caller_hears_the_music_class_it_was_given_if_clean(
+    asterisk: Asterisk,
+) -> None:
+    async with observing(asterisk.ami_secret) as observer, engine_side(asterisk) as side:
+        caller = call_in(asterisk, exten="4100", hold_ms=15_000)
+        call, channel = await waiting_caller(observer)
+        side.source.track_caller(call, channel)
+        waiting = step("cc-queue-wait", "BridgeWait", channel)
+        for count, moh in ((2, "on_hold-2"), (3, "x),m(evil")):
+            await side.ami.send_action(
+                "Setvar", {"Channel": channel, "Variable": "CC_MOH", "Value": moh}
+            )
+            await side.control.announce(channel, 1, None)  # back to the wait afterwards
+            await wait_count(observer, waiting, count, 20)
+        classes = [e["AppData"].split(",", 2)[2] for e in observer.events if waiting(e)]
+        assert classes == ["m(default)", "m(on_hold-2)", "m(default)"]
+        await hang_up(side, channel)
+        await finish(caller)
+        await side.source.wait_idle()
