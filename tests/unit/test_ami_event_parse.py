@@ -27,3 +27,5 @@ def test_an_event_reads_as_from_line_reads_it(block: str) -> None:
     assert list(fast) == list(slow)
     assert (fast.id, fast.action_id, fast.content) == (slow.id, slow.action_id, slow.content)
     assert fast["EVENT"] == slow["event"] and fast.missing == "" and "event" in fast
+    assert fast.get("Missing", "x") == slow.get("Missing", "x") == "x"
+    assert fast.get("EVENT") == slow.get("EVENT") and fast.get("content") == ""
