@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 LedgerInput = TelephonyEvent | PathReported
 MAX_BATCH = 1000
-"""Events applied, and commands written, per unit of work."""
+"""Events taken from the inbox at a time, and commands written per unit of work."""
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 

@@ -63,9 +63,6 @@ class CustomerService:
         await self._repository.add_contact(contact)
         return contact
 
-    async def record_contact(self, contact: Contact) -> None:
-        await self._repository.add_contact(contact)
-
     async def record_contacts(self, contacts: Sequence[Contact]) -> None:
         await self._repository.add_contacts(contacts)
 

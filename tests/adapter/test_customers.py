@@ -61,8 +61,8 @@ async def test_upsert_replaces_the_record_and_its_phones(database: Database) -> 
 async def test_history_is_newest_first_and_notes_are_stored_as_text(database: Database) -> None:
     service = CustomerService(SqlCustomerRepository(database), FixedClock(T0))
     customer = await service.save(WANG)
-    await service.record_contact(
-        Contact(customer.id, ContactKind.CALL, T0 - timedelta(hours=1), "1700.1", "answered")
+    await service.record_contacts(
+        [Contact(customer.id, ContactKind.CALL, T0 - timedelta(hours=1), "1700.1", "answered")]
     )
     note = await service.add_note(customer.id, "<b>fridge noisy</b>\x00'; --", "agent1001")
     history = await service.history(customer.id)
